@@ -1,0 +1,239 @@
+"""LCE-friendly layer builders shared by every model (larq-zoo style functional helpers).
+
+Each builder takes a tensor and a :class:`~bhpe_tf.binary.methods.BinaryMethod` and returns a
+tensor, so one model definition serves every method of the table. Facts about LCE they rely on
+(DESIGN.md section 10):
+
+* a ``QuantConv2D`` with +-1 inputs and +-alpha kernels becomes ``LceBconv2d``; ``padding="same"``
+  needs ``pad_values=1.0`` to stay fusable, and a BatchNorm right after it folds into the op;
+* LCE has no binary dense or transposed conv: ``QuantDense`` / ``QuantConv2DTranspose`` silently
+  run as float ops behind LceQuantize/LceDequantize. :func:`binary_dense` (reshape -> 1x1 binary
+  conv -> reshape) and :func:`subpixel_conv_transpose` (one binary conv with 4x the channels +
+  depth-to-space) keep them binary.
+"""
+import contextlib
+
+import larq as lq
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.autograph.core import ag_ctx
+
+from bhpe_tf.binary.layers import (ChannelGroupMean, ChannelRepeat, ChannelScale, LearnableBias,
+                                   PhaseInterleave, RPReLU)
+from bhpe_tf.binary.methods import BinaryMethod, get_method
+
+# PyTorch's BatchNorm defaults (momentum 0.1 there == 0.9 here, eps 1e-5), as Hand4Whole/HRNet use.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+@contextlib.contextmanager
+def no_autograph():
+    """Build layers without AutoGraph-converting their ``call`` (construction time only).
+
+    Keras converts the ``call`` of every non-Keras layer (Larq's, ours) with AutoGraph when it is
+    first applied to a symbolic tensor; for Larq's quantized convs that conversion dominates model
+    construction (measured: ResNet-50 BNN built in 56 s with it, 7 s without, on 2 busy cores).
+    None of these ``call`` methods has tensor-dependent Python control flow, so the conversion is
+    pure overhead. Training and conversion still trace with AutoGraph as usual.
+    """
+    with ag_ctx.ControlStatusCtx(status=ag_ctx.Status.DISABLED):
+        yield
+
+
+def batch_norm(x, *, name):
+    return tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+
+
+def activation(x, *, method, name):
+    """The method's non-linearity after BN (+ residual): identity, RPReLU or ReLU (FP only)."""
+    method = get_method(method)
+    if method.activation == "identity":
+        return x
+    if method.activation == "rprelu":
+        return RPReLU(name=name)(x)
+    if method.activation == "relu":
+        return tf.keras.layers.ReLU(name=name)(x)
+    raise ValueError(f"unknown activation {method.activation!r} in method {method.name!r}")
+
+
+def fp_conv(x, filters, kernel_size, *, strides=1, dilation_rate=1, use_bias=False, name):
+    """Float conv with Keras 'same' padding.
+
+    PyTorch references pad strided convs symmetrically, Keras 'same' pads bottom/right only. We
+    still use 'same': LCE 0.16's converter folds ``PAD -> CONV_2D(valid, stride 2)`` into
+    ``CONV_2D(same)`` and so computes a *different* function from the Keras model (measured: max
+    error 3.9 on unit-variance input, while plain TFLite is exact; see tests/test_binary_core.py).
+    Weights ported from PyTorch therefore see a one-pixel shift on strided convs.
+    """
+    return tf.keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
+                                  dilation_rate=dilation_rate, use_bias=use_bias, name=name)(x)
+
+
+def binary_conv(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, padding="same",
+                use_bias=False, name):
+    """The binary conv of ``method``: [RSign threshold] -> QuantConv2D (+-1 x +-alpha) [-> ReCU alpha].
+
+    ``padding="same"`` uses ``pad_values=1.0`` (what LCE fuses; the +1 padding is part of the model).
+    """
+    method = get_method(method)
+    if not method.binary:
+        raise ValueError("binary_conv needs a binary method; use conv_bn for full precision")
+    if method.learnable_threshold:
+        x = LearnableBias(name=f"{name}_threshold")(x)
+    extra = {"pad_values": 1.0} if padding == "same" else {}
+    with no_autograph():
+        x = lq.layers.QuantConv2D(filters, kernel_size, strides=strides, dilation_rate=dilation_rate,
+                                  padding=padding, use_bias=use_bias, name=name,
+                                  **method.quant_conv_kwargs(), **extra)(x)
+    if method.output_scale:
+        x = ChannelScale(name=f"{name}_alpha")(x)
+    return x
+
+
+def noise_adaptation(x, filters, *, strides, hidden_ratio, name):
+    """FDA's real-valued noise-adaptation branch (Xu et al. NeurIPS 2021, sec. 3.3), added to the
+    binary conv's output: it learns the residual that the truncated Fourier series of the sign
+    leaves. Here: [2x2 avg-pool when strided] -> 1x1 conv C_in -> C_out/r -> ReLU -> 1x1 conv -> C_out.
+    The paper gives no layer sizes; ``hidden_ratio`` r is the preset's knob."""
+    if strides > 1:
+        x = tf.keras.layers.AveragePooling2D(strides, strides=strides, padding="same", name=f"{name}_pool")(x)
+    hidden = max(filters // hidden_ratio, 1)
+    x = tf.keras.layers.Conv2D(hidden, 1, use_bias=False, name=f"{name}_fc1")(x)
+    x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
+    return tf.keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_fc2")(x)
+
+
+def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name):
+    """Conv (binary or float per ``method``) followed by BN, before any residual or activation."""
+    method = get_method(method)
+    inputs = x
+    if method.binary:
+        x = binary_conv(x, filters, kernel_size, method=method, strides=strides,
+                        dilation_rate=dilation_rate, name=name)
+    else:
+        x = fp_conv(x, filters, kernel_size, strides=strides, dilation_rate=dilation_rate, name=name)
+    x = batch_norm(x, name=f"{name}_bn")
+    if method.binary and method.noise_adaptation:
+        branch = noise_adaptation(inputs, filters, strides=strides, hidden_ratio=method.noise_hidden_ratio,
+                                  name=f"{name}_noise")
+        x = tf.keras.layers.Add(name=f"{name}_noise_add")([x, branch])
+    return x
+
+
+def conv_residual(x, filters, *, strides, mode, name):
+    """The parameter-free full-precision residual around one conv, or ``None``.
+
+    ``mode="matching"`` (Bi-Real): identity for unchanged shape, 2x2 average pooling when only the
+    resolution halves (Bi-Real's downsampling path, parameter-free here), else ``None``.
+
+    ``mode="lcr"`` (BiDRN's Local Convolution Residual, BinaryHPE Li et al. 2023): every shape
+    change gets a path. Identity (same shape); Down Scale, DScR (2x2 average pool, same C); Fusion
+    Down, FDR (C -> C/r: mean of r channel groups); Fusion Up, FUR (C -> rC: r copies); Down Sample,
+    DSaR (C -> 2C and H/2 x W/2). The paper draws DSaR as two binary convs on the same input,
+    concatenated, each with the pooled input as residual; that equals *one* conv with 2C outputs
+    and residual concat(pool(x), pool(x)) (same weights, same BN, same arithmetic), which is what
+    is built: pooling then channel fusion, so one LceBconv2d runs instead of two.
+    """
+    in_channels = x.shape[-1]
+    if mode == "none":
+        return None
+    if mode == "matching":
+        if in_channels != filters:
+            return None
+        if strides == 1:
+            return x
+        return tf.keras.layers.AveragePooling2D(strides, strides=strides, padding="same", name=f"{name}_pool")(x)
+    if mode != "lcr":
+        raise ValueError(f"unknown conv_residual mode {mode!r}; valid: none, matching, lcr")
+    if strides > 1:
+        x = tf.keras.layers.AveragePooling2D(strides, strides=strides, padding="same", name=f"{name}_pool")(x)
+    if filters < in_channels:
+        if in_channels % filters:
+            raise ValueError(f"LCR Fusion Down needs C_in divisible by C_out, got {in_channels}->{filters} at {name}")
+        x = ChannelGroupMean(in_channels // filters, name=f"{name}_fdr")(x)
+    elif filters > in_channels:
+        if filters % in_channels:
+            raise ValueError(f"LCR Fusion Up needs C_out divisible by C_in, got {in_channels}->{filters} at {name}")
+        x = ChannelRepeat(filters // in_channels, name=f"{name}_fur")(x)
+    return x
+
+
+def conv_unit(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, activate=True, name):
+    """One conv of a network as the method wants it:
+    conv -> BN [-> + per-conv residual (Bi-Real / LCR)] [-> activation].
+
+    With ``activate=False`` the caller adds a block residual first and then calls :func:`activation`
+    (e.g. the last conv of a ResNet block).
+    """
+    method = get_method(method)
+    residual = conv_residual(x, filters, strides=strides, mode=method.conv_residual, name=f"{name}_res") \
+        if method.binary else None
+    y = conv_bn(x, filters, kernel_size, method=method, strides=strides, dilation_rate=dilation_rate, name=name)
+    if residual is not None:
+        y = tf.keras.layers.Add(name=f"{name}_res_add")([y, residual])
+    if activate:
+        y = activation(y, method=method, name=f"{name}_act")
+    return y
+
+
+def binary_dense(x, units, *, method, use_bias=True, name):
+    """Dense layer that stays binary in LCE: reshape to 1x1xC -> 1x1 binary conv -> reshape.
+
+    For a full-precision method this is a plain ``Dense``.
+    """
+    method = get_method(method)
+    if not method.binary:
+        return tf.keras.layers.Dense(units, use_bias=use_bias, name=name)(x)
+    in_features = x.shape[-1]
+    x = tf.keras.layers.Reshape((1, 1, in_features), name=f"{name}_to_map")(x)
+    x = binary_conv(x, units, 1, method=method, use_bias=use_bias, name=name)
+    return tf.keras.layers.Reshape((units,), name=f"{name}_to_vector")(x)
+
+
+def subpixel_conv_transpose(x, filters, *, method, use_bias=False, name):
+    """A 4x4, stride-2, 'same' transposed conv written as a sub-pixel conv (LCE-binary).
+
+    For Conv2DTranspose(k=4, s=2, 'same') output pixel 2m+a (per axis) receives input pixels
+    (m-1, m) through kernel taps (3, 1) when a = 0, and (m, m+1) through taps (2, 0) when a = 1.
+    So: pad the input by one pixel, run one 2x2 'valid' conv with 4F outputs (F per phase (a, b),
+    each a 2x2 subset of the 4x4 kernel: the same 16 C_in F weights), keep for phase (a, b) the
+    window at offset (a, b), and interleave the phases with depth-to-space
+    (:class:`~bhpe_tf.binary.layers.PhaseInterleave`). With float weights mapped by
+    :func:`subpixel_kernel_from_transpose` it equals ``Conv2DTranspose`` exactly. In a binary
+    network the zero padding becomes +1 after the sign, the same convention as ``pad_values=1``.
+    """
+    method = get_method(method)
+    x = tf.keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    if method.binary:
+        x = binary_conv(x, 4 * filters, 2, method=method, padding="valid", use_bias=use_bias, name=name)
+    else:
+        x = tf.keras.layers.Conv2D(4 * filters, 2, padding="valid", use_bias=use_bias, name=name)(x)
+    return PhaseInterleave(name=f"{name}_interleave")(x)
+
+
+# Taps of the 4x4 transposed-conv kernel used by output phase a (0 even, 1 odd), in window order.
+_PHASE_TAPS = {0: (3, 1), 1: (2, 0)}
+
+
+def subpixel_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
+    """Map a ``Conv2DTranspose`` kernel (4, 4, F, C) to the sub-pixel conv kernel (2, 2, C, 4F)."""
+    kernel = np.asarray(kernel)
+    if kernel.shape[:2] != (4, 4):
+        raise ValueError(f"expected a 4x4 transposed-conv kernel, got shape {kernel.shape}")
+    filters = kernel.shape[2]
+    out = np.zeros((2, 2, kernel.shape[3], 4 * filters), kernel.dtype)
+    for a in (0, 1):
+        for b in (0, 1):
+            group = slice((2 * a + b) * filters, (2 * a + b + 1) * filters)
+            for i, row in enumerate(_PHASE_TAPS[a]):
+                for j, col in enumerate(_PHASE_TAPS[b]):
+                    out[i, j, :, group] = kernel[row, col].T
+    return out
+
+
+__all__ = [
+    "BN_EPSILON", "BN_MOMENTUM", "BinaryMethod", "activation", "batch_norm", "binary_conv", "binary_dense",
+    "conv_bn", "conv_residual", "conv_unit", "fp_conv", "no_autograph", "noise_adaptation", "subpixel_conv_transpose",
+    "subpixel_kernel_from_transpose",
+]

@@ -1,0 +1,85 @@
+"""Keras -> LCE flatbuffer conversion and the LCE Python interpreter, with the checks users need.
+
+The stock ``tf.lite.Interpreter`` cannot run LCE's custom ops; LCE's own interpreter can, on x86
+too (its optimised kernels target aarch64, so x86 timings are for relative comparisons).
+"""
+import larq as lq
+import numpy as np
+import tensorflow as tf
+
+from bhpe_tf.errors import ConversionError
+
+LCE_OPS = ("LceBconv2d", "LceQuantize", "LceDequantize", "LceBMaxPool2d")
+
+
+def binary_layers(model: tf.keras.Model):
+    """The layers that must become LceBconv2d: Larq conv/dense layers with both quantizers set."""
+    found = []
+    for layer in _all_layers(model):
+        if isinstance(layer, lq.layers.QuantizerBase) and getattr(layer, "input_quantizer", None) is not None \
+                and getattr(layer, "kernel_quantizer", None) is not None:
+            found.append(layer)
+    return found
+
+
+def float_fallback_layers(model: tf.keras.Model):
+    """Larq layers that LCE is known to run in float although their quantizers are binary."""
+    fallback_types = (lq.layers.QuantDense, lq.layers.QuantConv2DTranspose, lq.layers.QuantDepthwiseConv2D,
+                      lq.layers.QuantSeparableConv2D, lq.layers.QuantConv1D, lq.layers.QuantConv3D)
+    return [layer for layer in binary_layers(model) if isinstance(layer, fallback_types)]
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, tf.keras.Model):
+            yield from _all_layers(layer)
+
+
+def convert(model: tf.keras.Model, *, target: str = "arm", int8_range=None,
+            inference_input_type=tf.float32, allow_float_fallback: bool = False) -> bytes:
+    """Convert a Keras model with LCE; refuse (``ConversionError``) layers LCE would run in float.
+
+    The refusal happens before conversion and names the offending layers, unless
+    ``allow_float_fallback`` is set. Spatial dimensions of the input must be fixed.
+    """
+    import larq_compute_engine as lce
+
+    for tensor in model.inputs:
+        if any(dim is None for dim in tensor.shape[1:]):
+            raise ConversionError(f"input {tensor.name!r} has shape {tuple(tensor.shape)}: LCE needs fixed "
+                                  "spatial dimensions; rebuild the model with a fixed input size")
+    bad = float_fallback_layers(model)
+    if bad and not allow_float_fallback:
+        names = ", ".join(f"{layer.name} ({type(layer).__name__})" for layer in bad)
+        raise ConversionError(f"these binary layers would run in float after LCE conversion: {names}. "
+                              "Use bhpe_tf.binary.binary_dense / subpixel_conv_transpose instead, or pass "
+                              "allow_float_fallback to accept float execution")
+    return lce.convert_keras_model(model, inference_input_type=inference_input_type,
+                                   inference_output_type=tf.float32, target=target,
+                                   experimental_default_int8_range=int8_range)
+
+
+def interpreter(flatbuffer: bytes, *, num_threads: int = 1, use_indirect_bgemm: bool = False,
+                use_xnnpack: bool = False):
+    """LCE's Python interpreter for a flatbuffer (runs LceBconv2d & co. as well as builtin ops)."""
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    return Interpreter(flatbuffer, num_threads=num_threads, use_reference_bconv=False,
+                       use_indirect_bgemm=use_indirect_bgemm, use_xnnpack=use_xnnpack)
+
+
+def predict(flatbuffer: bytes, inputs, **interpreter_kwargs):
+    """Run the flatbuffer on one batch; returns a list of outputs (one array per model output)."""
+    inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    interp = interpreter(flatbuffer, **interpreter_kwargs)
+    outputs = [[] for _ in interp.output_types]
+    batch = inputs[0].shape[0]
+    # The LCE interpreter is built for batch 1 models; feed the batch one sample at a time.
+    for i in range(batch):
+        result = interp.predict([np.asarray(x[i:i + 1]) for x in inputs] if len(inputs) > 1 else
+                                np.asarray(inputs[0][i:i + 1]))
+        result = result if isinstance(result, list) else [result]
+        for store, value in zip(outputs, result):
+            store.append(value)
+    return [np.concatenate(store, axis=0) for store in outputs]
