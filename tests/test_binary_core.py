@@ -247,13 +247,29 @@ def test_strided_fp_conv_survives_lce_padding_fold():
 
 # ---------------------------------------------------------------- save / load round trips
 
-@pytest.mark.parametrize("method", ["reactnet", "recu", "fda", "bidrn", "dorefa"])
+def every_custom_object_model(methods=("recu", "fda", "bidrn", "dorefa")):
+    """One model whose branches use every custom quantizer and layer of ``bhpe_tf.binary``."""
+    inputs = tf.keras.Input((8, 8, 32))
+    branches = []
+    for method in methods:
+        x = B.conv_unit(inputs, 64, 3, strides=2, method=method, name=f"{method}_down")   # pool + repeat
+        x = B.conv_unit(x, 32, 1, method=method, name=f"{method}_reduce")                   # group mean
+        x = B.subpixel_conv_transpose(x, 8, method=method, name=f"{method}_up")             # phase interleave
+        branches.append(tf.keras.layers.GlobalAveragePooling2D(name=f"{method}_pool")(x))
+    return tf.keras.Model(inputs, tf.keras.layers.Concatenate()(branches))
+
+
 @pytest.mark.parametrize("fmt", ["keras", "tf"])
-def test_save_load_round_trip_without_custom_objects(tmp_path, method, fmt):
-    model = trained_like_state(tiny_residual_model(method), seed=2)
+def test_save_load_round_trip_without_custom_objects(tmp_path, fmt):
+    model = trained_like_state(every_custom_object_model(), seed=2)
+    used = {type(layer).__name__ for layer in model.layers}
+    used |= {type(getattr(layer, attr)).__name__ for layer in model.layers
+             for attr in ("input_quantizer", "kernel_quantizer") if getattr(layer, attr, None) is not None}
+    assert {"LearnableBias", "RPReLU", "ChannelScale", "ChannelGroupMean", "ChannelRepeat", "PhaseInterleave",
+            "ChannelMagnitudeSign", "DoReFaSign", "ReCUSign", "FourierSign"} <= used
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 32)).astype(np.float32)
     expected = model(x).numpy()
     path = tmp_path / ("model.keras" if fmt == "keras" else "saved_model")
     model.save(path) if fmt == "keras" else model.save(path, save_format="tf")
-    restored = tf.keras.models.load_model(path)
+    restored = tf.keras.models.load_model(path)  # no custom_objects: everything is registered
     np.testing.assert_array_equal(restored(x).numpy(), expected)

@@ -1,0 +1,64 @@
+"""Augmented 256x192 crops per second through the ``tf.data`` pipeline (median after warm-up).
+
+Usage: ``python benchmarks/bench_pipeline.py [--repeats 5] [--batches 20] [--batch_size 32]``.
+Reads the real COCO samples of ``../shared/data`` (``BHPE_SHARED_DATA`` overrides), repeats the
+14 people to make an endless training stream with HRNet COCO augmentation, heatmap targets.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from bhpe_tf.data.coco import load_coco
+from bhpe_tf.data.pipeline import PipelineConfig, make_pipeline
+from bhpe_tf.data.transforms import AugmentConfig
+
+
+def shared_data() -> Path:
+    env = os.environ.get("BHPE_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median reported)")
+    parser.add_argument("--batches", type=int, default=20, help="batches per timed run")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=5, help="batches before timing")
+    parser.add_argument("--parallel", type=int, default=None, help="map parallelism (default: AUTOTUNE)")
+    args = parser.parse_args()
+
+    records = load_coco(annotation_file=shared_data() / "coco" / "test_coco.json", min_keypoints=1)
+    config = PipelineConfig(input_size=(192, 256), heatmap_size=(48, 64), augment=AugmentConfig.hrnet_coco(),
+                            batch_size=args.batch_size, shuffle=True, repeat=True, drop_remainder=True,
+                            num_parallel_calls=args.parallel)
+    pipeline = make_pipeline(records=list(records) * 8, config=config)
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    it = iter(pipeline.dataset)
+    for _ in range(args.warmup):
+        next(it)
+    rates, cpu_rates = [], []
+    for _ in range(args.repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(args.batches):
+            batch = next(it)
+        _ = batch["image"].numpy()
+        crops = args.batches * args.batch_size
+        rates.append(crops / (time.perf_counter() - start))
+        cpu_rates.append(crops / (time.process_time() - cpu_start))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"cpu cores usable: {cores}, load average before/after: {load_before} / {os.getloadavg()[0]:.2f}")
+    print(f"runs (crops/s): {', '.join(f'{r:.0f}' for r in rates)}")
+    print(f"augmented 256x192 crops/s (median of {args.repeats}): {statistics.median(rates):.1f}")
+    # CPU time of this process (all threads) per crop: what the cores would give without other load.
+    print(f"crops per CPU-second: {statistics.median(cpu_rates):.1f} "
+          f"(x {cores} cores = {cores * statistics.median(cpu_rates):.0f}/s on otherwise idle cores)")
+    print(pipeline.skips.report())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""3D joint and mesh errors. Inputs in metres, results in millimetres (``unit_scale=1000``).
+
+References: MPJPE / PA-MPJPE as in SPIN / Hand4Whole ``rigid_align`` (similarity Procrustes:
+scale, rotation, translation by SVD with the reflection fixed); MPVPE / PA-MPVPE as in
+Hand4Whole ``data/EHF/EHF.py`` ``evaluate``: the whole mesh translated so the SMPL-X pelvis
+(J_regressor row 0) matches, each hand so its wrist (rows 20 / 21) matches, the face so the neck
+(row 12) matches; the PA variants Procrustes-align each vertex subset on its own, and the two
+hands are averaged. The MANO / FLAME vertex subsets and regressors come with the licensed SMPL-X
+downloads, so they are parameters (:class:`EHFSubsets`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from bhpe_tf.metrics.procrustes import similarity_procrustes
+
+
+def _as_batch(x, name):
+    a = np.asarray(x, np.float64)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"{name} must be (J, 3) or (N, J, 3), got {np.shape(x)}")
+    return a
+
+
+def _valid_mask(valid, shape):
+    """``valid`` (J,) or (N, J) -> (N, J) bool, or None."""
+    if valid is None:
+        return None
+    v = np.asarray(valid) > 0
+    v = np.broadcast_to(v.reshape((1, -1)) if v.ndim == 1 else v, shape[:2])
+    if not v.any():
+        raise ValueError("no valid joints")
+    return v
+
+
+def _mean_error(pred, gt, mask):
+    err = np.linalg.norm(pred - gt, axis=-1)
+    return float(err.mean() if mask is None else err[mask].mean())
+
+
+def mpjpe(pred, gt, *, root: int | None = 0, valid=None, unit_scale: float = 1000.0) -> float:
+    """Mean per-joint position error after expressing both skeletons relative to their ``root``
+    joint (``root=None``: no alignment). ``valid`` (J,) or (N, J) masks joints."""
+    p, g = _as_batch(pred, "pred"), _as_batch(gt, "gt")
+    if p.shape != g.shape:
+        raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    if root is not None:
+        p, g = p - p[:, root:root + 1], g - g[:, root:root + 1]
+    return _mean_error(p, g, _valid_mask(valid, p.shape)) * unit_scale
+
+
+def pa_mpjpe(pred, gt, *, valid=None, unit_scale: float = 1000.0) -> float:
+    """MPJPE after similarity-Procrustes alignment of each prediction to its ground truth (the
+    alignment uses the valid joints when ``valid`` is given)."""
+    p, g = _as_batch(pred, "pred"), _as_batch(gt, "gt")
+    if p.shape != g.shape:
+        raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    mask = _valid_mask(valid, p.shape)
+    aligned = np.empty_like(p)
+    for n in range(len(p)):
+        v = slice(None) if mask is None else mask[n]
+        _, (s, rot, t) = similarity_procrustes(p[n][v], g[n][v])
+        aligned[n] = s * p[n] @ rot.T + t
+    return _mean_error(aligned, g, mask) * unit_scale
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EHFSubsets:
+    """What Hand4Whole's EHF protocol needs: the SMPL-X ``J_regressor`` (J, V) (rows: pelvis 0,
+    neck 12, left wrist 20, right wrist 21), MANO hand vertex indices (778 each) and FLAME face
+    vertex indices (5023) into the 10475 SMPL-X vertices."""
+
+    joint_regressor: np.ndarray
+    lhand_vertices: np.ndarray
+    rhand_vertices: np.ndarray
+    face_vertices: np.ndarray
+    pelvis: int = 0
+    neck: int = 12
+    lwrist: int = 20
+    rwrist: int = 21
+
+
+def _vertex_error(p, g):
+    return float(np.linalg.norm(p - g, axis=-1).mean())
+
+
+def mpvpe(pred_vertices, gt_vertices, *, subsets: EHFSubsets | None = None, unit_scale: float = 1000.0) -> dict:
+    """Mean per-vertex position error, Hand4Whole EHF protocol: ``{"all", "hands", "face"}`` (mm),
+    averaged over samples. Without ``subsets`` only ``all`` is computed, aligned at the vertex mean."""
+    p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
+    if p.shape != g.shape:
+        raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    out = {"all": [], "hands": [], "face": []}
+    for n in range(len(p)):
+        if subsets is None:
+            out["all"].append(_vertex_error(p[n] - p[n].mean(0) + g[n].mean(0), g[n]))
+            continue
+        jr = np.asarray(subsets.joint_regressor, np.float64)
+        jp, jg = jr @ p[n], jr @ g[n]
+
+        def at(idx, joint):
+            return _vertex_error(p[n][idx] - jp[joint] + jg[joint], g[n][idx])
+
+        out["all"].append(at(slice(None), subsets.pelvis))
+        left = at(subsets.lhand_vertices, subsets.lwrist)
+        right = at(subsets.rhand_vertices, subsets.rwrist)
+        out["hands"].append(0.5 * (left + right))
+        out["face"].append(at(subsets.face_vertices, subsets.neck))
+    return {k: float(np.mean(v)) * unit_scale for k, v in out.items() if v}
+
+
+def pa_mpvpe(pred_vertices, gt_vertices, *, subsets: EHFSubsets | None = None, unit_scale: float = 1000.0) -> dict:
+    """Like :func:`mpvpe` with every subset similarity-Procrustes-aligned on its own
+    (whole mesh, left hand, right hand, face; the two hands averaged)."""
+    p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
+    if p.shape != g.shape:
+        raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    out = {"all": [], "hands": [], "face": []}
+
+    def pa(idx, n):
+        return _vertex_error(similarity_procrustes(p[n][idx], g[n][idx])[0], g[n][idx])
+
+    for n in range(len(p)):
+        out["all"].append(pa(slice(None), n))
+        if subsets is not None:
+            out["hands"].append(0.5 * (pa(subsets.lhand_vertices, n) + pa(subsets.rhand_vertices, n)))
+            out["face"].append(pa(subsets.face_vertices, n))
+    return {k: float(np.mean(v)) * unit_scale for k, v in out.items() if v}
