@@ -42,9 +42,12 @@ def _walk(model):
 def max_abs_difference(model: tf.keras.Model, flatbuffer: bytes, inputs, **interpreter_kwargs):
     """Largest |Keras - LCE| over all outputs, and the largest |Keras| (to make it relative)."""
     keras_out = model(inputs, training=False)
-    keras_out = keras_out if isinstance(keras_out, (list, tuple)) else [keras_out]
     if isinstance(keras_out, dict):
-        keras_out = list(keras_out.values())
+        # The lean SavedModel signature returns outputs keyed by Keras output names; TFLite orders
+        # them by name, so compare in sorted-name order.
+        keras_out = [keras_out[name] for name in sorted(keras_out)]
+    elif not isinstance(keras_out, (list, tuple)):
+        keras_out = [keras_out]
     lce_out = predict(flatbuffer, inputs, **interpreter_kwargs)
     diff = max(float(np.max(np.abs(np.asarray(k) - l))) for k, l in zip(keras_out, lce_out))
     scale = max(float(np.max(np.abs(np.asarray(k)))) for k in keras_out)

@@ -1,0 +1,135 @@
+"""Copy converted models into the Android demo's assets (``make android-assets``).
+
+``python -m bhpe_tf.android_assets --workdir demo_out --assets android_demo/app/src/main/assets``
+finds every model card (``bhpe_tf.conversion.model_card``, ``OUT.json`` next to ``OUT.tflite``)
+under ``--workdir``, checks it (schema version 1, the flatbuffer's size and sha256, a converter
+target the phone can run), and copies each ``.tflite`` with its card into ``--assets``. The app
+lists the ``.tflite`` files in its assets and reads the card of the same stem; it refuses a model
+whose card is missing or does not match (Java ``org.bhpe.core.ModelCard``).
+
+Model files this tool copied earlier (a ``.tflite`` with a bhpe-tf card beside it) that are no
+longer in ``--workdir`` are removed from the assets, so the app never offers a stale model.
+Anything else in the assets folder is left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
+
+# LCE's "xcore" target cannot run on a phone; "arm" (LCE) and "tflite" (stock converter, FP models) can.
+PHONE_TARGETS = ("arm", "tflite")
+
+
+def _is_card(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("format") == mc.FORMAT
+
+
+def find_cards(workdir) -> list:
+    """Every ``*.json`` under ``workdir`` (recursively) whose ``format`` is the model card's."""
+    workdir = Path(workdir)
+    return sorted(p for p in workdir.rglob("*.json") if p.is_file() and _is_card(p))
+
+
+def check_model(card_path) -> tuple:
+    """``(card, tflite_path)`` for a card that the app can use; raises a :class:`UserError` otherwise."""
+    card_path = Path(card_path)
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidInputError(f"model card {card_path} is not readable json: {err}") from None
+    name = raw.get("tflite_file") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not name:
+        # let the validator name the problem
+        return mc.read_model_card(card_path), None
+    tflite = card_path.parent / name
+    if not tflite.is_file():
+        raise MissingFileError(f"model card {card_path} names {name} but {tflite} does not exist "
+                               "(convert again; the .tflite and its .json are written together)")
+    if mc.card_path_for(tflite) != card_path:
+        raise InvalidInputError(f"model card {card_path} describes {name}, whose card should be "
+                                f"{mc.card_path_for(tflite).name}; the app looks cards up by the .tflite's stem")
+    card = mc.read_model_card(card_path, tflite_bytes=tflite.read_bytes())
+    if card["converter"]["target"] not in PHONE_TARGETS:
+        raise InvalidInputError(f"{tflite} was converted for target {card['converter']['target']!r}, which does not "
+                                f"run on a phone; convert with target {' or '.join(PHONE_TARGETS)}")
+    return card, tflite
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def copy_assets(workdir, assets) -> list:
+    """Validate the models under ``workdir`` and copy them into ``assets``; returns the copied cards' paths."""
+    workdir, assets = Path(workdir), Path(assets)
+    if not workdir.is_dir():
+        raise MissingFileError(f"{workdir} does not exist: there is no converted model yet. Run `make demo` first "
+                               "(it converts the demo model and writes its .tflite and model card there), or convert "
+                               f"your own with converters/convert.py --output {workdir}/NAME.tflite")
+    cards = find_cards(workdir)
+    if not cards:
+        raise MissingFileError(f"no converted model in {workdir} (no .tflite with a bhpe-tf model card .json beside "
+                               "it). Run `make demo` first, or converters/convert.py --output "
+                               f"{workdir}/NAME.tflite")
+    checked = [check_model(path) for path in cards]
+    names = {}
+    for (card, tflite), path in zip(checked, cards):
+        other = names.setdefault(tflite.name, path)
+        if other != path:
+            raise InvalidInputError(f"two models named {tflite.name} ({other} and {path}); the assets folder is flat, "
+                                    "rename one of them")
+    assets.mkdir(parents=True, exist_ok=True)
+    wanted = set(names)
+    for stale in sorted(assets.glob("*.tflite")):
+        card = mc.card_path_for(stale)
+        if stale.name not in wanted and card.is_file() and _is_card(card):
+            stale.unlink()
+            card.unlink()
+            print(f"removed stale {stale.name} and {card.name} from {assets}")
+    copied = []
+    for card, tflite in checked:
+        dst = assets / tflite.name
+        _copy_atomic(tflite, dst)
+        _copy_atomic(mc.card_path_for(tflite), mc.card_path_for(dst))
+        copied.append(mc.card_path_for(dst))
+        print(f"copied {tflite.name} ({card['model']}/{card['method']}, {card['task']}, input "
+              f"{card['input']['shape']} {card['input']['dtype']}, {card['census']['lce_bconv2d']} LceBconv2d) "
+              f"and its card to {assets}")
+    return copied
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bhpe_tf.android_assets", description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default="demo_out", help="where the converted .tflite + .json cards are")
+    parser.add_argument("--assets", default="android_demo/app/src/main/assets", help="the app's assets folder")
+    args = parser.parse_args(argv)
+    try:
+        copy_assets(args.workdir, args.assets)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

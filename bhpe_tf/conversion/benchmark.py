@@ -1,0 +1,289 @@
+"""Latency and size of ``.tflite`` files in LCE's Python interpreter (library of ``converters/benchmark.py``).
+
+Each model runs on a random input of its own shape and dtype: ``warmup`` untimed invocations, then
+``runs`` timed ones; the report gives the median and the spread (p10 / p90, min / max) in ms.
+Runtimes per model:
+
+* models with LCE ops: LCE's default kernels and ``use_indirect_bgemm=True`` (the faster binary
+  GEMM on x86 here; on aarch64 both are LCE's optimised kernels);
+* models without LCE ops (full precision): XNNPACK on, as a phone would run them.
+
+Ratios compare every row with the **first** model (its fastest runtime at the same thread count):
+latency ratio > 1 means slower than the first model; size ratio = file size / first file size.
+
+x86 numbers are for correctness and relative comparison only: LCE's optimised binary kernels target
+aarch64. On a phone use LCE's ``lce_benchmark_model`` binary (from the LCE GitHub release or built
+with Bazel: ``bazel build -c opt --config=android_arm64 //larq_compute_engine/tflite/benchmark:lce_benchmark_model``)::
+
+    adb push lce_benchmark_model /data/local/tmp/ && adb shell chmod +x /data/local/tmp/lce_benchmark_model
+    adb push bihrnet.tflite /data/local/tmp/
+    adb shell /data/local/tmp/lce_benchmark_model --graph=/data/local/tmp/bihrnet.tflite --num_threads=1
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from bhpe_tf.conversion.census import op_census
+from bhpe_tf.conversion.lce import LCE_OPS, interpreter
+from bhpe_tf.errors import InvalidInputError, MissingFileError
+
+LCE_RUNTIMES = ("lce", "lce_indirect_bgemm")
+FP_RUNTIMES = ("xnnpack",)
+RUNTIME_KWARGS = {
+    "lce": {"use_indirect_bgemm": False, "use_xnnpack": False},
+    "lce_indirect_bgemm": {"use_indirect_bgemm": True, "use_xnnpack": False},
+    "xnnpack": {"use_indirect_bgemm": False, "use_xnnpack": True},
+    "reference": {"use_indirect_bgemm": False, "use_xnnpack": False},
+    "stock": None,  # tf.lite.Interpreter (TensorFlow's own runtime, XNNPACK by default); float models only
+}
+LCE_INTERPRETER_NEEDED = ("{path} contains Larq Compute Engine ops ({ops}) that the stock tf.lite.Interpreter "
+                          "cannot run; use LCE's interpreter (larq_compute_engine.tflite.python.interpreter."
+                          "Interpreter, bhpe_tf.conversion.interpreter) or, on Android, the lce-lite AAR")
+
+
+def read_tflite(path) -> bytes:
+    """The flatbuffer bytes; :class:`MissingFileError` / :class:`InvalidInputError` when not a .tflite."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"model file {path} not found")
+    data = path.read_bytes()
+    # A TFLite flatbuffer carries the file identifier "TFL3" at bytes 4..8.
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise InvalidInputError(f"{path} is not a TFLite flatbuffer (no 'TFL3' identifier)")
+    return data
+
+
+def lce_ops(flatbuffer: bytes) -> dict:
+    """Counts of LCE custom ops in the flatbuffer (empty for a plain TFLite model)."""
+    counts = op_census(flatbuffer).counts
+    return {op: counts[op] for op in LCE_OPS if counts.get(op)}
+
+
+def check_binary(flatbuffer: bytes, path) -> None:
+    """Refuse a flatbuffer without ``LceBconv2d`` where a binary (LCE) model is expected."""
+    if not op_census(flatbuffer).counts.get("LceBconv2d"):
+        raise InvalidInputError(f"{path} has no LceBconv2d op: it is not a binary LCE model (was it converted "
+                                "from a full-precision model or with the stock TFLite converter?)")
+
+
+def stock_interpreter(flatbuffer: bytes, path="model", *, num_threads: int = 1):
+    """``tf.lite.Interpreter`` with its error on LCE ops turned into a one-line explanation."""
+    import tensorflow as tf
+
+    found = lce_ops(flatbuffer)
+    try:
+        interp = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads)
+        interp.allocate_tensors()
+    except RuntimeError as err:
+        if found or "Lce" in str(err):
+            raise InvalidInputError(LCE_INTERPRETER_NEEDED.format(path=path, ops=", ".join(found) or "Lce*")) from None
+        raise InvalidInputError(f"tf.lite.Interpreter cannot open {path}: {str(err).splitlines()[0]}") from None
+    return interp
+
+
+@dataclasses.dataclass
+class BenchRow:
+    model: str
+    size_bytes: int
+    binary: bool
+    runtime: str
+    threads: int
+    runs: int
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    min_ms: float
+    max_ms: float
+    latency_ratio: float = float("nan")
+    size_ratio: float = float("nan")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _random_input(shape, dtype, rng):
+    if np.dtype(dtype) == np.uint8:
+        return rng.integers(0, 256, size=shape, dtype=np.uint8)
+    return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+
+
+def time_interpreter(interp, *, runs: int, warmup: int, seed: int = 0) -> List[float]:
+    """Milliseconds of ``runs`` invocations after ``warmup`` untimed ones (LCE interpreter)."""
+    rng = np.random.default_rng(seed)
+    inputs = [_random_input(tuple(shape), dtype, rng) for shape, dtype in zip(interp.input_shapes, interp.input_types)]
+    run = interp.interpreter.predict  # the raw wrapper: one invocation, no batching / concat overhead
+    for _ in range(warmup):
+        run(inputs)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(inputs)
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def time_stock_interpreter(interp, *, runs: int, warmup: int, seed: int = 0) -> List[float]:
+    """Like :func:`time_interpreter` for a ``tf.lite.Interpreter``."""
+    rng = np.random.default_rng(seed)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], _random_input(tuple(detail["shape"]), detail["dtype"], rng))
+    for _ in range(warmup):
+        interp.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interp.invoke()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _percentile(values, q):
+    return float(np.percentile(np.asarray(values, np.float64), q))
+
+
+def benchmark_model(path, *, threads: Sequence[int] = (1,), runs: int = 20, warmup: int = 3,
+                    runtimes: Optional[Sequence[str]] = None, expect_binary: bool = False) -> List[BenchRow]:
+    """Rows for one ``.tflite`` file: every runtime x thread count."""
+    if runs < 1 or warmup < 0:
+        raise InvalidInputError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    data = read_tflite(path)
+    binary = bool(lce_ops(data))
+    if expect_binary:
+        check_binary(data, path)
+    chosen = list(runtimes) if runtimes else list(LCE_RUNTIMES if binary else FP_RUNTIMES)
+    rows = []
+    for runtime in chosen:
+        if runtime not in RUNTIME_KWARGS:
+            raise InvalidInputError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIME_KWARGS)}")
+        for n in threads:
+            if runtime == "stock":
+                times = time_stock_interpreter(stock_interpreter(data, path, num_threads=int(n)), runs=runs,
+                                               warmup=warmup)
+            else:
+                interp = interpreter(data, num_threads=int(n), **RUNTIME_KWARGS[runtime])
+                times = time_interpreter(interp, runs=runs, warmup=warmup)
+            rows.append(BenchRow(model=os.fspath(path), size_bytes=len(data), binary=binary, runtime=runtime,
+                                 threads=int(n), runs=runs, median_ms=float(statistics.median(times)),
+                                 p10_ms=_percentile(times, 10), p90_ms=_percentile(times, 90),
+                                 min_ms=float(min(times)), max_ms=float(max(times))))
+    return rows
+
+
+def add_ratios(rows: List[BenchRow]) -> List[BenchRow]:
+    """Fill ``latency_ratio`` / ``size_ratio`` against the first model (its best runtime per thread count)."""
+    if not rows:
+        return rows
+    first = rows[0].model
+    best = {}
+    for row in rows:
+        if row.model == first:
+            best[row.threads] = min(best.get(row.threads, float("inf")), row.median_ms)
+    for row in rows:
+        reference = best.get(row.threads)
+        row.latency_ratio = row.median_ms / reference if reference else float("nan")
+        row.size_ratio = row.size_bytes / rows[0].size_bytes
+    return rows
+
+
+def benchmark(paths: Sequence, *, threads: Sequence[int] = (1,), runs: int = 20, warmup: int = 3,
+              runtimes: Optional[Sequence[str]] = None, expect_binary: bool = False) -> List[BenchRow]:
+    """Benchmark every file (in order) and add the ratios to the first."""
+    if not paths:
+        raise InvalidInputError("give at least one .tflite file")
+    for path in paths:  # fail on a bad file before spending minutes on the others
+        data = read_tflite(path)
+        if expect_binary:
+            check_binary(data, path)
+    rows = []
+    for path in paths:
+        rows.extend(benchmark_model(path, threads=threads, runs=runs, warmup=warmup, runtimes=runtimes,
+                                    expect_binary=expect_binary))
+    return add_ratios(rows)
+
+
+def format_table(rows: List[BenchRow]) -> str:
+    """A fixed-width text table, one line per model x runtime x threads."""
+    headers = ("model", "size KiB", "runtime", "threads", "median ms", "p10 ms", "p90 ms", "min ms", "max ms",
+               "x latency", "x size")
+    names = [Path(r.model).name for r in rows]
+    body = [(name, f"{r.size_bytes / 1024:.1f}", r.runtime, str(r.threads), f"{r.median_ms:.2f}", f"{r.p10_ms:.2f}",
+             f"{r.p90_ms:.2f}", f"{r.min_ms:.2f}", f"{r.max_ms:.2f}", f"{r.latency_ratio:.2f}", f"{r.size_ratio:.2f}")
+            for name, r in zip(names, rows)]
+    widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(headers)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i in (0, 2) else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    lines = [fmt(headers), fmt(["-" * w for w in widths])] + [fmt(line) for line in body]
+    lines.append(f"ratios against {names[0] if names else '-'} (its fastest runtime at the same thread count); "
+                 "x86 timings: LCE's optimised kernels target aarch64")
+    return "\n".join(lines)
+
+
+def to_json(rows: List[BenchRow]) -> str:
+    return json.dumps({"rows": [r.to_dict() for r in rows],
+                       "reference": rows[0].model if rows else None}, indent=2)
+
+
+# --------------------------------------------------------------------------- command line
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("threads", "1", "comma-separated thread counts, e.g. 1,2")
+    flags.DEFINE_integer("runs", 20, "timed invocations per model x runtime x threads")
+    flags.DEFINE_integer("warmup", 3, "untimed invocations first")
+    flags.DEFINE_string("runtimes", None, "comma-separated runtimes (lce, lce_indirect_bgemm, xnnpack, reference, stock = "
+                        "tf.lite.Interpreter); "
+                        "default: lce + lce_indirect_bgemm for LCE models, xnnpack for float models")
+    flags.DEFINE_bool("json", False, "print json instead of the table")
+    flags.DEFINE_bool("expect_binary", False, "fail when a model has no LceBconv2d op")
+
+
+FLAG_DEFAULTS = {"threads": "1", "runs": 20, "warmup": 3, "runtimes": None, "json": False, "expect_binary": False}
+
+
+def options(**overrides):
+    """The benchmark CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
+    import types
+
+    unknown = set(overrides) - set(FLAG_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown benchmark options {sorted(unknown)}")
+    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+
+
+def _parse_threads(text) -> List[int]:
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise InvalidInputError(f"--threads must be positive integers like 1,2, got {text!r}")
+    return values
+
+
+def run_cli(argv, flag_values=None):
+    """absl main of the benchmark CLI: positional arguments are the ``.tflite`` files."""
+    from absl import flags
+
+    f = flags.FLAGS if flag_values is None else flag_values
+    paths = argv[1:]
+    if not paths:
+        raise InvalidInputError("give one or more .tflite files: benchmark.py A.tflite [B.tflite ...]")
+    runtimes = [r.strip() for r in f.runtimes.split(",") if r.strip()] if f.runtimes else None
+    rows = benchmark(paths, threads=_parse_threads(f.threads), runs=f.runs, warmup=f.warmup, runtimes=runtimes,
+                     expect_binary=f.expect_binary)
+    print(to_json(rows) if f.json else format_table(rows))
+    return rows
+
+
+def main(argv):
+    """absl main (exit status 0; errors are raised and turned into one line by ``user_errors_exit``)."""
+    run_cli(argv)
+    return 0

@@ -1,0 +1,778 @@
+"""Deployment export: model -> fixed-size deployment graph -> ``.tflite`` + verified model card.
+
+This is the library behind ``converters/convert.py``. The steps, each a public function:
+
+1. :func:`load_model`: build the registered model (``bhpe_tf.models.build_model``) and restore a
+   checkpoint into it (a ``tf.train`` checkpoint prefix or folder, or ``.keras`` / ``.h5``
+   weights), or load a Keras SavedModel folder. A checkpoint that does not fit the model (other
+   method, other width) is refused with the first mismatching variable.
+2. :func:`deployment_model`: wrap it at a fixed ``1 x H x W x 3`` input. With ``uint8_input`` the
+   graph takes raw RGB bytes and normalises in-graph (``((x * scale) - mean) / std``); otherwise it
+   takes the normalised float tensor. Outputs get stable names (the card's ``outputs[].name``).
+3. :func:`convert_deployment`: LCE (binary models; FP models too) or the stock TFLite converter
+   (full-precision models, ``converter="tflite"``).
+4. :func:`verify`: op census (no float fallbacks unless allowed; every binary layer became an
+   ``LceBconv2d``) and Keras-vs-interpreter parity on a seeded input.
+5. :func:`export`: all of the above, then the ``.tflite`` and its card ``.json`` written atomically.
+
+Normalisation defaults (recorded in the card, :data:`DEFAULT_NORMALIZATION`): HRNet / BiHRNet see
+ImageNet-normalised RGB (HRNet's pipeline); Hand4Whole / BinaryHPE see RGB in [0, 1] (no mean/std).
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+import bhpe_tf
+from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.conversion.census import Census, op_census
+from bhpe_tf.conversion.lce import binary_layers, convert, convert_float, float_fallback_layers, interpreter
+from bhpe_tf.conversion.parity import PARITY_RTOL
+from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PIXEL_SCALE = 1.0 / 255.0
+
+TASK_OF_MODEL = {"hrnet_w32": "keypoints_2d", "bihrnet": "keypoints_2d",
+                 "binaryhpe": "smplx_mesh", "hand4whole": "smplx_mesh"}
+# Which keypoint layout a heatmap model with K joints predicts (K -> bhpe_tf.data.meta name).
+KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
+# Int8 models use LCE's dummy quantization ranges (latency experiments only): parity is measured
+# and recorded, not enforced.
+DEFAULT_INT8_RANGE = (-3.0, 3.0)
+HEATMAP_DECODING = "argmax_quarter_offset"
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """The network sees ``((x * scale) - mean) / std`` for RGB pixel values ``x`` in [0, 255]."""
+
+    scale: float = PIXEL_SCALE
+    mean: Sequence[float] = (0.0, 0.0, 0.0)
+    std: Sequence[float] = (1.0, 1.0, 1.0)
+
+    def apply(self, image) -> np.ndarray:
+        image = np.asarray(image, np.float32)
+        return ((image * np.float32(self.scale) - np.asarray(self.mean, np.float32))
+                / np.asarray(self.std, np.float32)).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"scale": float(self.scale), "mean": [float(v) for v in self.mean],
+                "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d) -> "Normalization":
+        return cls(scale=float(d["scale"]), mean=tuple(float(v) for v in d["mean"]),
+                   std=tuple(float(v) for v in d["std"]))
+
+
+IMAGENET = Normalization(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+UNIT_RANGE = Normalization()
+DEFAULT_NORMALIZATION = {"hrnet_w32": IMAGENET, "bihrnet": IMAGENET, "binaryhpe": UNIT_RANGE,
+                         "hand4whole": UNIT_RANGE}
+
+
+@dataclasses.dataclass(frozen=True)
+class CropSpec:
+    """Top-down crop of the person box (``bhpe_tf.data.transforms.box_to_center_scale``)."""
+
+    aspect_ratio: float = 0.75
+    padding: float = 1.25
+    interpolation: str = "bilinear"
+
+    def to_dict(self) -> dict:
+        return {"aspect_ratio": float(self.aspect_ratio), "padding": float(self.padding),
+                "interpolation": self.interpolation}
+
+
+# --------------------------------------------------------------------------- loading
+def parse_input_size(text) -> Optional[tuple]:
+    """``"256,192"`` (height, width) -> ``(256, 192)``; ``None`` / ``""`` -> ``None``."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, (tuple, list)):
+        parts = list(text)
+    else:
+        parts = [p for p in str(text).replace("x", ",").split(",") if p.strip()]
+    try:
+        size = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"input size must be 'HEIGHT,WIDTH' (e.g. 256,192), got {text!r}") from None
+    if len(size) != 2 or min(size) <= 0:
+        raise InvalidInputError(f"input size must be two positive integers 'HEIGHT,WIDTH', got {text!r}")
+    return size
+
+
+def parse_model_kwargs(text) -> dict:
+    """``--model_kwargs`` json object -> dict (empty for ``None`` / ``""``)."""
+    if text is None or text == "" or isinstance(text, dict):
+        return dict(text or {})
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInputError(f"--model_kwargs must be a json object, got {text!r} ({err.msg})") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"--model_kwargs must be a json object, got {text!r}")
+    # json lists -> tuples (builders take tuples, e.g. stage_modules)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
+def build_registered(model_name: str, method: str, *, input_size=None, model_kwargs=None) -> tf.keras.Model:
+    """Build ``model_name`` with ``method`` (and ``input_shape`` when the builder takes one)."""
+    from bhpe_tf.binary.methods import get_method
+    from bhpe_tf.models import get_builder
+
+    builder = get_builder(model_name)
+    get_method(method)  # unknown method -> UnknownNameError listing the valid ones
+    kwargs = dict(model_kwargs or {})
+    params = inspect.signature(builder).parameters
+    accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    if input_size is not None:
+        if "input_shape" in params or accepts_any:
+            kwargs.setdefault("input_shape", (int(input_size[0]), int(input_size[1]), 3))
+    if "method" in params or accepts_any:
+        kwargs["method"] = method
+    unknown = [k for k in kwargs if k not in params and not accepts_any]
+    if unknown:
+        raise InvalidInputError(f"model {model_name!r} does not take {', '.join(sorted(unknown))}; its options are: "
+                                f"{', '.join(p for p in params if params[p].kind == p.KEYWORD_ONLY)}")
+    try:
+        return builder(**kwargs)
+    except TypeError as err:
+        raise InvalidInputError(f"cannot build {model_name!r} with {kwargs}: {err}") from None
+
+
+def resolve_checkpoint(path) -> tuple:
+    """``(kind, path)`` with kind ``"keras"``, ``"h5"`` or ``"tf"``; ``MissingFileError`` when absent."""
+    path = os.fspath(path)
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        if not os.path.isfile(path):
+            raise MissingFileError(f"checkpoint {path} not found")
+        return "keras", path
+    if lower.endswith((".h5", ".hdf5")):
+        if not os.path.isfile(path):
+            raise MissingFileError(f"checkpoint {path} not found")
+        return "h5", path
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise MissingFileError(f"no tf.train checkpoint in folder {path} (expected a 'checkpoint' file "
+                                   "and PREFIX.index / PREFIX.data-* files)")
+        return "tf", latest
+    if path.endswith(".index"):
+        path = path[: -len(".index")]
+    if not os.path.isfile(path + ".index"):
+        raise MissingFileError(f"checkpoint {path} not found (no {path}.index; pass a checkpoint prefix, a "
+                               "folder with a 'checkpoint' file, or a .keras / .h5 weights file)")
+    return "tf", path
+
+
+def _mismatch(path, model, method, detail) -> InvalidInputError:
+    detail = " ".join(str(detail).split())
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    return InvalidInputError(f"checkpoint {path} does not match model {model.name!r} built with method "
+                             f"{method!r} (wrong --model/--method/--model_kwargs?): {detail}")
+
+
+def restore_checkpoint(model: tf.keras.Model, path, *, method: str = "?") -> None:
+    """Restore weights into ``model``; refuse checkpoints that leave model variables unmatched."""
+    kind, path = resolve_checkpoint(path)
+    if kind in ("keras", "h5"):
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError, TypeError, OSError) as err:
+            raise _mismatch(path, model, method, err) from None
+        return
+    try:
+        names = [name for name, _ in tf.train.list_variables(path)]
+    except (tf.errors.OpError, ValueError) as err:
+        raise InvalidInputError(f"cannot read checkpoint {path}: {err}") from None
+    under_model = any(name.startswith("model/") for name in names)
+    try:
+        if under_model:  # tf.train.Checkpoint(model=model, ...) as a training loop writes it
+            status = tf.train.Checkpoint(model=model).restore(path)
+        else:  # model.save_weights(prefix): the model is the checkpoint's root
+            status = model.load_weights(path)
+        # Fails when a variable of the model has no entry in the checkpoint.
+        status.assert_existing_objects_matched()
+        status.expect_partial()  # optimizer slots, step counters ... are not needed
+    except (AssertionError, ValueError, tf.errors.OpError) as err:
+        raise _mismatch(path, model, method, err) from None
+
+
+def checkpoint_metadata(path) -> Optional[dict]:
+    """``<checkpoint>.meta.json`` (written by e.g. ``bhpe_tf.models.hand4whole.save_weights``) or ``None``."""
+    path = os.fspath(path)
+    candidates = [f"{path}.meta.json"]
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest:
+            candidates.insert(0, f"{latest}.meta.json")
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            try:
+                with open(candidate, encoding="utf-8") as handle:
+                    meta = json.load(handle)
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return None
+            return meta if isinstance(meta, dict) else None
+    return None
+
+
+def check_checkpoint_metadata(path, *, model_name: str, method: str) -> None:
+    """Refuse early (before building) a checkpoint whose metadata names another model or method."""
+    meta = checkpoint_metadata(path)
+    if not meta:
+        return
+    from bhpe_tf.binary.methods import get_method
+
+    found_method = meta.get("method")
+    if found_method and str(found_method) != get_method(method).name:
+        raise InvalidInputError(f"checkpoint {path} holds a {found_method!r} model but --method is {method!r}; "
+                                f"convert with --method {found_method}")
+    found_model = meta.get("model")
+    aliases = {"binaryhpe": ("binaryhpe", "hand4whole"), "hand4whole": ("binaryhpe", "hand4whole")}
+    if found_model and model_name and str(found_model) not in aliases.get(model_name, (model_name,)):
+        raise InvalidInputError(f"checkpoint {path} holds a {found_model!r} model but --model is {model_name!r}")
+
+
+def load_model(model_name: str, method: str, *, checkpoint=None, saved_model=None, input_size=None,
+               model_kwargs=None) -> tf.keras.Model:
+    """The model to export: ``saved_model`` (a Keras SavedModel folder), or the registered model
+    built with ``method`` and restored from ``checkpoint`` (or freshly initialised when neither is
+    given: only useful for latency experiments and tests)."""
+    if checkpoint is not None and saved_model is not None:
+        raise InvalidInputError("pass either --checkpoint or --saved_model, not both")
+    if saved_model is not None:
+        if not os.path.isdir(saved_model):
+            raise MissingFileError(f"SavedModel folder {saved_model} not found")
+        try:
+            model = tf.keras.models.load_model(saved_model, compile=False)
+        except (OSError, ValueError, TypeError, KeyError, tf.errors.OpError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InvalidInputError(f"cannot load a Keras model from {saved_model}: {first}") from None
+        if not isinstance(model, tf.keras.Model):
+            raise InvalidInputError(f"{saved_model} is not a Keras SavedModel (saved with model.save(dir))")
+        return model
+    if checkpoint is not None:
+        resolve_checkpoint(checkpoint)  # fail on a missing file before the (slow) build
+        check_checkpoint_metadata(checkpoint, model_name=model_name, method=method)
+    model = build_registered(model_name, method, input_size=input_size, model_kwargs=model_kwargs)
+    if checkpoint is not None:
+        restore_checkpoint(model, checkpoint, method=method)
+    return model
+
+
+# --------------------------------------------------------------------------- deployment graph
+class InputNormalization(tf.keras.layers.Layer):
+    """uint8 RGB -> ``((float(x) * scale) - mean) / std`` (one MUL + one ADD after the cast)."""
+
+    def __init__(self, scale, mean, std, **kwargs):
+        super().__init__(**kwargs)
+        self.scale, self.mean, self.std = float(scale), [float(v) for v in mean], [float(v) for v in std]
+
+    def call(self, x):
+        std = tf.constant(self.std, tf.float32)
+        multiplier = tf.constant(self.scale, tf.float32) / std
+        offset = -tf.constant(self.mean, tf.float32) / std
+        return tf.cast(x, tf.float32) * multiplier + offset
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "mean": self.mean, "std": self.std}
+
+
+def output_names(model: tf.keras.Model, task: str):
+    """Stable names of the model's outputs, in the order :func:`deployment_model` emits them."""
+    outputs = model.outputs
+    names = list(model.output_names)
+    if len(outputs) == 1 and task == "keypoints_2d":
+        return ["heatmaps"]
+    return names
+
+
+def deployment_model(model: tf.keras.Model, *, input_size=None, uint8_input: bool = False,
+                     normalization: Normalization = IMAGENET, task: str = "keypoints_2d") -> tf.keras.Model:
+    """``model`` at a fixed ``1 x H x W x 3`` input, optionally taking uint8 RGB (normalised in-graph)."""
+    if len(model.inputs) != 1:
+        raise ConversionError(f"model {model.name!r} has {len(model.inputs)} inputs; deployment expects one image")
+    in_shape = tuple(model.inputs[0].shape[1:])
+    if len(in_shape) != 3 or in_shape[-1] != 3:
+        raise ConversionError(f"model {model.name!r} input shape {in_shape} is not (H, W, 3)")
+    if input_size is None:
+        if in_shape[0] is None or in_shape[1] is None:
+            raise ConversionError(f"model {model.name!r} has no fixed input size; pass --input_size HEIGHT,WIDTH")
+        input_size = (int(in_shape[0]), int(in_shape[1]))
+    height, width = int(input_size[0]), int(input_size[1])
+    for fixed, wanted, axis in ((in_shape[0], height, "height"), (in_shape[1], width, "width")):
+        if fixed is not None and int(fixed) != wanted:
+            raise ConversionError(f"model {model.name!r} was built for input {in_shape[0]}x{in_shape[1]}, asked to "
+                                  f"export at {height}x{width} ({axis} differs); build it at that size")
+    image = tf.keras.Input((height, width, 3), batch_size=1, name="image",
+                           dtype=tf.uint8 if uint8_input else tf.float32)
+    x = image
+    if uint8_input:
+        x = InputNormalization(normalization.scale, normalization.mean, normalization.std, name="normalize")(x)
+    outputs = model(x, training=False)
+    if isinstance(outputs, dict):  # named outputs (BinaryHPE): the dict keys name them
+        names = list(outputs)
+        outputs = [outputs[k] for k in names]
+    else:
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        names = output_names(model, task)
+        if len(names) != len(outputs):
+            names = [f"output_{i}" for i in range(len(outputs))]
+    named = [tf.keras.layers.Identity(name=name)(out) for name, out in zip(names, outputs)]
+    return tf.keras.Model(image, named, name=f"deploy_{model.name}")
+
+
+# --------------------------------------------------------------------------- conversion
+def is_full_precision(model: tf.keras.Model) -> bool:
+    return not binary_layers(model)
+
+
+def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8: bool = False,
+                       int8_range=DEFAULT_INT8_RANGE, allow_float_fallback: bool = False, target: str = "arm") -> tuple:
+    """Flatbuffer bytes and the converter target used (``"arm"`` for LCE, ``"tflite"`` for stock)."""
+    if converter not in ("auto", "lce", "tflite"):
+        raise InvalidInputError(f"converter must be auto, lce or tflite, got {converter!r}")
+    full_precision = is_full_precision(deploy)
+    if converter == "auto":
+        converter = "lce" if (not full_precision or int8) else "tflite"
+    if converter == "tflite":
+        if not full_precision:
+            raise ConversionError(f"{len(binary_layers(deploy))} binary layers: the stock TFLite converter would run "
+                                  "them in float; use the LCE converter")
+        if int8:
+            raise ConversionError("--int8 needs the LCE converter (dummy int8 ranges); drop --converter tflite")
+        try:
+            return convert_float(deploy), "tflite"
+        except Exception as err:  # noqa: BLE001  (converter errors carry no useful type)
+            raise ConversionError(f"TFLite conversion failed: {str(err).strip().splitlines()[0]}") from None
+    try:
+        data = convert(deploy, target=target, int8_range=tuple(int8_range) if int8 else None,
+                       allow_float_fallback=allow_float_fallback)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise ConversionError(f"LCE conversion failed: {str(err).strip().splitlines()[0]}") from None
+    return data, target
+
+
+def flatbuffer_io(flatbuffer: bytes) -> dict:
+    """Names, shapes and dtypes of the flatbuffer's inputs / outputs, and the signature's output names.
+
+    TFLite orders a Keras model's outputs by *name* in the signature, not in Keras order; the
+    signature maps each Keras output name to its tensor.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    graph = model.subgraphs[0]
+
+    def text(value):
+        return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+    def describe(index):
+        tensor = graph.tensors[index]
+        dtype = {0: "float32", 3: "uint8", 9: "int8", 2: "int32"}.get(int(tensor.type), f"type{tensor.type}")
+        return {"tensor": int(index), "name": text(tensor.name), "shape": [int(d) for d in tensor.shape], "dtype": dtype}
+
+    inputs = [describe(i) for i in graph.inputs]
+    outputs = [describe(i) for i in graph.outputs]
+    signature_names = {}
+    for signature in model.signatureDefs or []:
+        for entry in signature.outputs or []:
+            signature_names[int(entry.tensorIndex)] = text(entry.name)
+    for out in outputs:
+        out["signature_name"] = signature_names.get(out["tensor"])
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def output_kind(name: str, shape, task: str) -> str:
+    """The card's ``kind`` of an output, from its name (BinaryHPE's dict keys) and the task."""
+    lower = name.lower()
+    if "heatmap" in lower or (task == "keypoints_2d" and len(shape) == 4):
+        return "heatmaps"
+    if "vert" in lower or "mesh" in lower:
+        return "vertices"
+    if "joint" in lower or "kpt" in lower or "keypoint" in lower:
+        if any(k in lower for k in ("img", "proj", "2d", "uv")):
+            return "joints_2d"
+        return "joints_3d"
+    if "box" in lower:
+        return "boxes"
+    if any(k in lower for k in ("pose", "shape", "betas", "expr", "jaw", "cam", "smplx", "orient", "trans")):
+        return "smplx_params"
+    return "other"
+
+
+@dataclasses.dataclass
+class Verification:
+    census: Census
+    binary_layers: int
+    expected_fallback_layers: list
+    max_abs_diff: float
+    output_scale: float
+    tolerance: float
+    output_map: list  # tflite output index -> keras output position
+
+    sparse_flips: bool = False  # accepted although max_abs_diff > tolerance (see parity_stats)
+
+    @property
+    def parity_ok(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+
+# Acceptance of a parity miss caused by isolated near-tie sign flips (see :func:`verify`).
+SPARSE_FLIP_FRACTION = 0.01
+SPARSE_FLIP_RMS = 1e-3
+
+
+def parity_stats(keras_value, lite_value, rtol: float = PARITY_RTOL) -> dict:
+    """Compare one output: max |diff|, the output's largest |value| (scale, floored at 1e-6), and whether a
+    miss is *sparse* (<= 1 % of values beyond ``rtol * scale`` and relative RMS error <= 1e-3)."""
+    reference = np.asarray(keras_value, np.float64)
+    diff = np.abs(np.asarray(lite_value, np.float64) - reference)
+    if reference.size == 0:
+        return {"max_abs_diff": 0.0, "output_scale": 1e-6, "sparse": True}
+    scale = max(float(np.max(np.abs(reference))), 1e-6)
+    beyond = float(np.mean(diff > rtol * scale))
+    rms = float(np.sqrt(np.mean(diff ** 2)) / max(np.sqrt(np.mean(reference ** 2)), 1e-12))
+    return {"max_abs_diff": float(np.max(diff)), "output_scale": scale,
+            "sparse": beyond <= SPARSE_FLIP_FRACTION and rms <= SPARSE_FLIP_RMS}
+
+
+def parity_input(input_size, *, uint8_input: bool, normalization: Normalization) -> np.ndarray:
+    """The fixed parity input: seeded uniform [0, 255] RGB (seed 0), as the deployment graph takes it."""
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.0, 255.0, size=(1, int(input_size[0]), int(input_size[1]), 3))
+    if uint8_input:
+        return np.round(image).astype(np.uint8)
+    return normalization.apply(image)
+
+
+def _map_outputs(io, keras_names, keras_shapes):
+    """For each flatbuffer output (in interpreter order) the position of the Keras output it is."""
+    mapping = []
+    used = set()
+    for out in io["outputs"]:
+        position = None
+        if out["signature_name"] in keras_names:
+            position = keras_names.index(out["signature_name"])
+        else:  # no signature: first unused Keras output of the same shape
+            for i, shape in enumerate(keras_shapes):
+                if i not in used and list(shape) == out["shape"]:
+                    position = i
+                    break
+        if position is None or position in used:
+            raise ConversionError(f"cannot match flatbuffer output {out['name']!r} {out['shape']} to a Keras output")
+        used.add(position)
+        mapping.append(position)
+    return mapping
+
+
+def verify(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, normalization: Normalization,
+           allow_float_fallback: bool = False, int8: bool = False, parity_rtol: float = PARITY_RTOL,
+           source_model: Optional[tf.keras.Model] = None) -> Verification:
+    """Census + parity. Raises :class:`ConversionError` on float fallbacks (unless allowed), on binary
+    layers that did not become ``LceBconv2d``, and on parity beyond ``parity_rtol`` (not for int8)."""
+    census = op_census(flatbuffer)
+    model_for_layers = source_model if source_model is not None else deploy
+    n_binary = len(binary_layers(model_for_layers))
+    expected = float_fallback_layers(model_for_layers)
+    if census.float_fallbacks and not allow_float_fallback:
+        listed = "; ".join(f.describe() for f in census.float_fallbacks[:5])
+        more = f" (+{len(census.float_fallbacks) - 5} more)" if len(census.float_fallbacks) > 5 else ""
+        raise ConversionError(f"{len(census.float_fallbacks)} float fallback(s) in the flatbuffer: {listed}{more}; "
+                              "pass --allow_float_fallback to accept them")
+    missing = n_binary - len(expected) - census.lce_bconv2d
+    if missing > 0 and not allow_float_fallback:
+        raise ConversionError(f"the model has {n_binary} binary layers but the flatbuffer only "
+                              f"{census.lce_bconv2d} LceBconv2d ops: {missing} binary layer(s) did not convert to binary")
+
+    height, width = (int(d) for d in deploy.inputs[0].shape[1:3])
+    x = parity_input((height, width), uint8_input=uint8_input, normalization=normalization)
+    keras_out = deploy(tf.constant(x), training=False)
+    keras_out = [np.asarray(o) for o in (keras_out if isinstance(keras_out, (list, tuple)) else [keras_out])]
+    io = flatbuffer_io(flatbuffer)
+    mapping = _map_outputs(io, list(deploy.output_names), [o.shape for o in keras_out])
+    interp = interpreter(flatbuffer, num_threads=1)
+    lite_out = interp.predict(x)
+    lite_out = lite_out if isinstance(lite_out, list) else [lite_out]
+    # Per output: |Keras - LCE| relative to that output's largest magnitude; the worst output is
+    # reported (a tiny output must not hide behind a large one).
+    worst = None
+    sparse_only = True
+    for lite, position in zip(lite_out, mapping):
+        stats = parity_stats(keras_out[position], lite, parity_rtol)
+        if worst is None or stats["max_abs_diff"] / stats["output_scale"] > worst["max_abs_diff"] / worst["output_scale"]:
+            worst = stats
+        sparse_only &= stats["sparse"]
+    diff, scale = worst["max_abs_diff"], worst["output_scale"]
+    tolerance = float(parity_rtol) * scale
+    result = Verification(census=census, binary_layers=n_binary, expected_fallback_layers=expected,
+                          max_abs_diff=diff, output_scale=scale, tolerance=tolerance, output_map=mapping)
+    if not result.parity_ok and sparse_only and not int8:
+        # Isolated sign flips: a binary activation within float rounding of 0 is summed in float by
+        # Keras and exactly (integers) by LCE, so it may binarize differently; the difference stays
+        # local. A conversion error (padding, folding, normalisation, output order) changes most values.
+        log.warning("parity: max |Keras - LCE| %.3g exceeds %.3g at a few values only (at most %.0f%% beyond "
+                    "tolerance, relative RMS error <= %g): isolated near-tie sign flips, accepted",
+                    diff, tolerance, 100 * SPARSE_FLIP_FRACTION, SPARSE_FLIP_RMS)
+        result.sparse_flips = True
+        return result
+    if not result.parity_ok:
+        message = (f"Keras vs converted model differ by {diff:.3g} on the parity input (that output's largest "
+                   f"value {scale:.3g}, tolerance {tolerance:.3g} = {parity_rtol:g} x largest value)")
+        if int8:
+            log.warning("%s: expected with --int8 (dummy int8 ranges, latency experiments only)", message)
+        else:
+            raise ConversionError(message)
+    return result
+
+
+# --------------------------------------------------------------------------- model card
+def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
+    """The card's ``keypoints`` entry for a heatmap model with ``num_joints`` channels."""
+    from bhpe_tf.data.meta import get_meta
+
+    dataset = dataset or KEYPOINT_DATASET_BY_COUNT.get(int(num_joints))
+    if dataset is not None:
+        meta = get_meta(dataset)
+        if meta.num_keypoints == int(num_joints):
+            return {"dataset": dataset, "names": list(meta.keypoint_names),
+                    "flip_pairs": [list(map(int, p)) for p in meta.flip_pairs],
+                    "skeleton": [list(map(int, e)) for e in meta.skeleton]}
+        raise InvalidInputError(f"keypoint layout {dataset!r} has {meta.num_keypoints} keypoints but the model "
+                                f"predicts {num_joints}")
+    return {"dataset": "custom", "names": [f"keypoint_{i}" for i in range(int(num_joints))], "flip_pairs": [],
+            "skeleton": []}
+
+
+def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: str, task: str,
+               deploy: tf.keras.Model, verification: Verification, uint8_input: bool,
+               normalization: Normalization, crop: CropSpec, target: str, int8: bool,
+               keypoint_dataset: Optional[str] = None) -> dict:
+    import larq_compute_engine as lce
+
+    io = flatbuffer_io(flatbuffer)
+    inp = io["inputs"][0]
+    outputs = []
+    for index, (out, position) in enumerate(zip(io["outputs"], verification.output_map)):
+        name = deploy.output_names[position]
+        outputs.append({"name": name, "index": index, "shape": out["shape"], "dtype": "float32",
+                        "kind": output_kind(name, out["shape"], task)})
+    heatmap = keypoints = None
+    heatmaps = [o for o in outputs if o["kind"] == "heatmaps"]
+    if heatmaps:
+        shape = heatmaps[0]["shape"]
+        stride_h, stride_w = inp["shape"][1] / shape[1], inp["shape"][2] / shape[2]
+        if stride_h != stride_w or stride_h != int(stride_h):
+            raise ConversionError(f"heatmaps {shape[1]}x{shape[2]} are not an integer downscale of the input "
+                                  f"{inp['shape'][1]}x{inp['shape'][2]}")
+        heatmap = {"stride": int(stride_h), "decoding": HEATMAP_DECODING}
+        keypoints = keypoints_block(shape[3], keypoint_dataset)
+    census = verification.census.to_dict()
+    census["binary_layers"] = int(verification.binary_layers)
+    census["lce_bconv2d"] = int(verification.census.lce_bconv2d)
+    card = {
+        "format": mc.FORMAT, "version": mc.VERSION, "bhpe_tf_version": bhpe_tf.__version__,
+        "model": model_name, "method": method, "task": task,
+        "tflite_file": tflite_file, "file_size_bytes": len(flatbuffer), "sha256": mc.sha256_hex(flatbuffer),
+        "input": {"name": inp["name"], "index": 0, "shape": inp["shape"],
+                  "dtype": "uint8" if uint8_input else "float32", "layout": "NHWC", "color": "RGB",
+                  "normalization": normalization.to_dict(), "crop": crop.to_dict()},
+        "outputs": outputs,
+        "heatmap": heatmap,
+        "keypoints": keypoints,
+        "census": {k: census[k] for k in mc.CENSUS_KEYS},
+        "parity": {"max_abs_diff": float(verification.max_abs_diff), "output_scale": float(verification.output_scale),
+                   "tolerance": float(verification.tolerance), "input": mc.PARITY_INPUT},
+        "converter": {"target": target, "int8": bool(int8), "lce_version": str(lce.__version__),
+                      "tensorflow_version": str(tf.__version__)},
+    }
+    return mc.validate_model_card(card, flatbuffer)
+
+
+# --------------------------------------------------------------------------- all together
+@dataclasses.dataclass
+class ExportResult:
+    tflite_path: Path
+    card_path: Path
+    card: dict
+    verification: Verification
+
+
+def export(model: tf.keras.Model, output, *, model_name: str, method: str, task: Optional[str] = None,
+           input_size=None, uint8_input: bool = False, normalization: Optional[Normalization] = None,
+           crop: Optional[CropSpec] = None, int8: bool = False, int8_range=DEFAULT_INT8_RANGE,
+           allow_float_fallback: bool = False, converter: str = "auto", parity_rtol: float = PARITY_RTOL,
+           keypoint_dataset: Optional[str] = None) -> ExportResult:
+    """Convert ``model`` and write ``output`` (``.tflite``) and its card (``.json``, same stem)."""
+    output = Path(output)
+    if output.suffix != ".tflite":
+        raise InvalidInputError(f"output must end in .tflite, got {output}")
+    task = task or TASK_OF_MODEL.get(model_name, "keypoints_2d")
+    if task not in mc.TASKS:
+        raise InvalidInputError(f"task must be one of {', '.join(mc.TASKS)}, got {task!r}")
+    normalization = normalization or DEFAULT_NORMALIZATION.get(model_name, IMAGENET)
+    deploy = deployment_model(model, input_size=input_size, uint8_input=uint8_input, normalization=normalization,
+                              task=task)
+    if crop is None:  # the person box is grown to the input's aspect ratio (0.75 for 256x192)
+        height, width = (int(d) for d in deploy.inputs[0].shape[1:3])
+        crop = CropSpec(aspect_ratio=width / height)
+    flatbuffer, target = convert_deployment(deploy, converter=converter, int8=int8, int8_range=int8_range,
+                                            allow_float_fallback=allow_float_fallback)
+    verification = verify(deploy, flatbuffer, uint8_input=uint8_input, normalization=normalization,
+                          allow_float_fallback=allow_float_fallback, int8=int8, parity_rtol=parity_rtol,
+                          source_model=model)
+    card = build_card(flatbuffer=flatbuffer, tflite_file=output.name, model_name=model_name, method=method,
+                      task=task, deploy=deploy, verification=verification, uint8_input=uint8_input,
+                      normalization=normalization, crop=crop, target=target, int8=int8,
+                      keypoint_dataset=keypoint_dataset)
+    mc.atomic_write_bytes(output, flatbuffer)
+    card_path = mc.write_model_card(card, mc.card_path_for(output), tflite_bytes=flatbuffer)
+    return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification)
+
+
+def summary_lines(result: ExportResult) -> list:
+    """Human-readable report of an export (what the converter CLI prints)."""
+    card, v = result.card, result.verification
+    lines = [
+        f"wrote {result.tflite_path} ({card['file_size_bytes'] / 1024:.1f} KiB) and {result.card_path}",
+        f"model {card['model']} / method {card['method']} / task {card['task']}; input {card['input']['shape']} "
+        f"{card['input']['dtype']}; converter {card['converter']['target']}{' int8' if card['converter']['int8'] else ''}",
+        f"binary layers {v.binary_layers}, LceBconv2d {v.census.lce_bconv2d}, float fallbacks "
+        f"{len(v.census.float_fallbacks)}",
+    ]
+    for fallback in v.census.float_fallbacks:
+        lines.append(f"  float fallback: {fallback.describe()}")
+    for layer in v.expected_fallback_layers:
+        lines.append(f"  runs in float on the device: {layer.name} ({type(layer).__name__})")
+    lines.append(f"parity (worst output): max |Keras - LCE| {v.max_abs_diff:.3g} (its largest value {v.output_scale:.3g}, tolerance "
+                 f"{v.tolerance:.3g}){'' if v.parity_ok else ('  beyond tolerance at isolated values only (near-tie sign flips, accepted)' if v.sparse_flips else '  NOT WITHIN TOLERANCE (int8 dummy ranges)')}")
+    ops = ", ".join(f"{k} {n}" for k, n in sorted(v.census.counts.items(), key=lambda kv: -kv[1]))
+    lines.append(f"ops: {ops}")
+    return lines
+
+
+# --------------------------------------------------------------------------- command line
+def define_flags():
+    """The flags of ``converters/convert.py`` / ``bhpe-convert`` (defined on demand, not at import)."""
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "registered model name: hrnet_w32, bihrnet, binaryhpe, hand4whole")
+    flags.DEFINE_string("method", None, "binarization method preset (fp, bnn, xnor, dorefa, bireal, reactnet, recu, "
+                        "fda, bidrn); must be the one the checkpoint was trained with")
+    flags.DEFINE_string("checkpoint", None, "tf.train checkpoint (prefix or folder) or .keras / .h5 weights of the "
+                        "registered model")
+    flags.DEFINE_string("saved_model", None, "Keras SavedModel folder (instead of --checkpoint)")
+    flags.DEFINE_bool("random_init", False, "export a freshly initialised model (latency experiments only)")
+    flags.DEFINE_string("output", None, "output .tflite path; the model card is written next to it (.json)")
+    flags.DEFINE_bool("int8", False, "LCE dummy int8 quantization of the float parts (latency experiments; "
+                      "parity is reported, not enforced)")
+    flags.DEFINE_bool("allow_float_fallback", False, "accept binary layers that LCE runs in float (listed in the "
+                      "report and the card's census)")
+    flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH of the deployment input, e.g. 256,192 "
+                        "(default: the model's)")
+    flags.DEFINE_bool("uint8_input", False, "uint8 RGB input with in-graph normalisation (what the app feeds)")
+    flags.DEFINE_string("model_kwargs", None, "json object of extra builder options, e.g. "
+                        "'{\"width\": 16, \"num_joints\": 16}'")
+    flags.DEFINE_enum("converter", "auto", ["auto", "lce", "tflite"], "auto: LCE for binary models, stock "
+                      "TFLite for full-precision ones")
+    flags.DEFINE_float("parity_rtol", PARITY_RTOL, "parity tolerance relative to the largest output")
+    flags.DEFINE_string("keypoints", None, "keypoint layout of the heatmaps (coco, mpii, coco_wholebody); default "
+                        "from the number of joints")
+    flags.DEFINE_string("mean", None, "override the normalisation mean, 'r,g,b' (applied after * 1/255)")
+    flags.DEFINE_string("std", None, "override the normalisation std, 'r,g,b'")
+
+
+FLAG_DEFAULTS = {"model": None, "method": None, "checkpoint": None, "saved_model": None, "random_init": False,
+                 "output": None, "int8": False, "allow_float_fallback": False, "input_size": None,
+                 "uint8_input": False, "model_kwargs": None, "converter": "auto", "parity_rtol": PARITY_RTOL,
+                 "keypoints": None, "mean": None, "std": None}
+
+
+def options(**overrides):
+    """The converter CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
+    import types
+
+    unknown = set(overrides) - set(FLAG_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown converter options {sorted(unknown)}")
+    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+
+
+def _triple(text, flag):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise InvalidInputError(f"--{flag} must be three comma-separated numbers 'r,g,b', got {text!r}")
+    return values
+
+
+def run_from_flags(flag_values) -> ExportResult:
+    """What ``converters/convert.py`` does with its parsed flags."""
+    from bhpe_tf.conversion.parity import trained_like_state
+
+    f = flag_values
+    if not f.model:
+        raise InvalidInputError("--model is required (hrnet_w32, bihrnet, binaryhpe, hand4whole)")
+    if not f.method:
+        raise InvalidInputError("--method is required (the preset the model was trained with)")
+    if not f.output:
+        raise InvalidInputError("--output is required (a .tflite path)")
+    if not f.output.endswith(".tflite"):
+        raise InvalidInputError(f"--output must end in .tflite, got {f.output}")
+    if f.checkpoint is None and f.saved_model is None and not f.random_init:
+        raise InvalidInputError("pass --checkpoint or --saved_model (or --random_init for a latency experiment)")
+    from bhpe_tf.models import get_builder
+
+    get_builder(f.model)  # unknown model -> one line listing the valid names
+    input_size = parse_input_size(f.input_size)
+    model = load_model(f.model, f.method, checkpoint=f.checkpoint, saved_model=f.saved_model, input_size=input_size,
+                       model_kwargs=parse_model_kwargs(f.model_kwargs))
+    if f.random_init and f.checkpoint is None and f.saved_model is None:
+        trained_like_state(model)  # untrained BN makes exact sign ties; see bhpe_tf.conversion.parity
+    normalization = DEFAULT_NORMALIZATION.get(f.model, IMAGENET)
+    if f.mean or f.std:
+        normalization = dataclasses.replace(normalization, **({"mean": _triple(f.mean, "mean")} if f.mean else {}),
+                                            **({"std": _triple(f.std, "std")} if f.std else {}))
+    return export(model, f.output, model_name=f.model, method=f.method, input_size=input_size,
+                  uint8_input=f.uint8_input, normalization=normalization, int8=f.int8,
+                  allow_float_fallback=f.allow_float_fallback, converter=f.converter, parity_rtol=f.parity_rtol,
+                  keypoint_dataset=f.keypoints)
+
+
+def run_cli(argv, flag_values=None):
+    """absl main of the converter CLI (wrap with :func:`bhpe_tf.cli.user_errors_exit`); ``flag_values``
+    (default ``absl.flags.FLAGS``) may be any object with the flags as attributes."""
+    from absl import flags
+
+    if len(argv) > 1:
+        raise InvalidInputError(f"unexpected arguments {argv[1:]}; every option is a --flag")
+    tf.get_logger().setLevel("ERROR")
+    result = run_from_flags(flags.FLAGS if flag_values is None else flag_values)
+    print("\n".join(summary_lines(result)))
+    return result
+
+
+def main(argv):
+    """absl main (exit status 0; errors are raised and turned into one line by ``user_errors_exit``)."""
+    run_cli(argv)
+    return 0

@@ -1,0 +1,503 @@
+"""Pose / mesh inference on images from the command line.
+
+    python -m bhpe_tf.infer IMAGE... --model bihrnet.tflite [--boxes dets.json] [--output_dir DIR]
+    python -m bhpe_tf.infer IMAGE... --model runs/ckpt-210 --model_name bihrnet --method bidrn [--flip_test]
+
+* ``--model`` a ``.tflite`` (run by LCE's interpreter; the model card ``OUT.json`` next to it gives
+  input size, dtype, normalisation, crop and keypoint names / skeleton) or a checkpoint of a
+  registered model (run by Keras; ``--model_name`` and ``--method`` say which).
+* People: the whole image, or the boxes of ``--boxes`` (COCO detection results json:
+  ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]``, kept when
+  ``category_id == 1`` and ``score >= --box_score_threshold``). The image id of a file is its
+  numeric stem (COCO's ``000000000785.jpg`` -> 785), otherwise its position (1-based).
+* Each box is cropped top-down (centre/scale with the card's aspect ratio and padding, affine warp)
+  and the outputs are decoded: heatmaps -> keypoints (argmax + quarter offset, optional flip test)
+  mapped back to the image; ``vertices`` -> a mesh.
+* Writes per image ``<stem>_overlay.png`` (skeleton, or mesh wireframe), ``results.json`` (COCO
+  keypoint results: ``image_id``, ``category_id`` 1, ``keypoints`` flat x, y, score, ``score`` =
+  box score x mean keypoint score above 0.2) and, for mesh models, ``<stem>_<k>.obj``.
+
+Mesh models: the mesh needs the SMPL-X faces, read from the user's own SMPL-X model file
+(``--smplx_model``, licensed, not shipped); vertices are drawn with Hand4Whole's camera (virtual
+focal 5000 px, principal point at the input centre) mapped back through the crop.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
+import cv2
+import numpy as np
+
+from bhpe_tf.errors import InvalidInputError, MissingFileError
+
+KEYPOINT_SCORE_THRESHOLD = 0.2  # instance score = box score x mean of keypoint scores above this
+HAND4WHOLE_FOCAL = (5000.0, 5000.0)
+
+
+# --------------------------------------------------------------------------- model spec / predictors
+@dataclasses.dataclass
+class ModelSpec:
+    """What inference needs to know about a model (read from the card, or derived for a checkpoint)."""
+
+    task: str
+    input_size: tuple  # (H, W)
+    input_dtype: str
+    normalization: dict
+    crop: dict
+    outputs: list  # [{"name", "index", "shape", "kind"}] in predictor output order
+    heatmap: Optional[dict]
+    keypoints: Optional[dict]
+
+    @classmethod
+    def from_card(cls, card) -> "ModelSpec":
+        outputs = sorted(card["outputs"], key=lambda o: o["index"])
+        return cls(task=card["task"], input_size=tuple(card["input"]["shape"][1:3]), input_dtype=card["input"]["dtype"],
+                   normalization=card["input"]["normalization"], crop=card["input"]["crop"], outputs=outputs,
+                   heatmap=card["heatmap"], keypoints=card["keypoints"])
+
+    def output_of_kind(self, kind):
+        for position, out in enumerate(self.outputs):
+            if out["kind"] == kind:
+                return position
+        return None
+
+
+def _normalize(image, normalization) -> np.ndarray:
+    from bhpe_tf.conversion.export import Normalization
+
+    return Normalization.from_dict(normalization).apply(image)
+
+
+class TFLitePredictor:
+    """A ``.tflite`` + card, run by LCE's interpreter (or the stock one with ``interpreter="stock"``)."""
+
+    def __init__(self, path, *, threads: int = 1, expect_binary: bool = False, interpreter: str = "lce"):
+        from bhpe_tf.conversion import benchmark as bench
+        from bhpe_tf.conversion import model_card as mc
+        from bhpe_tf.conversion.lce import interpreter as lce_interpreter
+
+        data = bench.read_tflite(path)
+        if expect_binary:
+            bench.check_binary(data, path)
+        card_path = mc.card_path_for(path)
+        if not card_path.is_file():
+            raise MissingFileError(f"model card {card_path} not found next to {path}; convert with "
+                                   "converters/convert.py, which writes both")
+        self.card = mc.read_model_card(card_path, tflite_bytes=data)
+        self.spec = ModelSpec.from_card(self.card)
+        self.kind = interpreter
+        if interpreter == "stock":
+            self._interp = bench.stock_interpreter(data, path, num_threads=threads)
+        elif interpreter == "lce":
+            self._interp = lce_interpreter(data, num_threads=threads, use_indirect_bgemm=True)
+        else:
+            raise InvalidInputError(f"--interpreter must be lce or stock, got {interpreter!r}")
+
+    def prepare(self, crops_rgb: np.ndarray) -> np.ndarray:
+        if self.spec.input_dtype == "uint8":
+            return np.asarray(crops_rgb, np.uint8)
+        return _normalize(crops_rgb, self.spec.normalization)
+
+    def __call__(self, crops_rgb) -> List[np.ndarray]:
+        x = self.prepare(crops_rgb)
+        results = []
+        for i in range(x.shape[0]):
+            if self.kind == "stock":
+                interp = self._interp
+                interp.set_tensor(interp.get_input_details()[0]["index"], x[i:i + 1])
+                interp.invoke()
+                outs = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+            else:
+                outs = self._interp.predict(x[i:i + 1])
+                outs = outs if isinstance(outs, list) else [outs]
+            results.append(outs)
+        return [np.concatenate([r[k] for r in results], axis=0) for k in range(len(self.spec.outputs))]
+
+
+class KerasPredictor:
+    """A registered model restored from a checkpoint, run by Keras (float input, normalised here)."""
+
+    def __init__(self, checkpoint, *, model_name, method, input_size=None, model_kwargs=None):
+        from bhpe_tf.conversion import export as ex
+
+        if not model_name or not method:
+            raise InvalidInputError("a checkpoint needs --model_name and --method (a .tflite carries them in its card)")
+        self.model = ex.load_model(model_name, method, checkpoint=checkpoint, input_size=input_size,
+                                   model_kwargs=model_kwargs)
+        in_shape = self.model.inputs[0].shape
+        if (in_shape[1] is None or in_shape[2] is None) and input_size is None:
+            raise InvalidInputError(f"model {model_name!r} has no fixed input size; pass --input_size")
+        task = ex.TASK_OF_MODEL.get(model_name, "keypoints_2d")
+        # the same fixed-size, named-output graph the converter exports (float input)
+        self.deploy = ex.deployment_model(self.model, input_size=input_size, task=task)
+        size = tuple(int(v) for v in self.deploy.inputs[0].shape[1:3])
+        outputs = []
+        for index, (name, tensor) in enumerate(zip(self.deploy.output_names, self.deploy.outputs)):
+            shape = [int(d) for d in tensor.shape]
+            outputs.append({"name": name, "index": index, "shape": shape, "kind": ex.output_kind(name, shape, task)})
+        heatmap = keypoints = None
+        for out in outputs:
+            if out["kind"] == "heatmaps":
+                heatmap = {"stride": size[0] // out["shape"][1], "decoding": ex.HEATMAP_DECODING}
+                keypoints = ex.keypoints_block(out["shape"][3])
+        crop = ex.CropSpec(aspect_ratio=size[1] / size[0]).to_dict()
+        self.spec = ModelSpec(task=task, input_size=size, input_dtype="float32",
+                              normalization=ex.DEFAULT_NORMALIZATION.get(model_name, ex.IMAGENET).to_dict(),
+                              crop=crop, outputs=outputs, heatmap=heatmap, keypoints=keypoints)
+
+    def __call__(self, crops_rgb) -> List[np.ndarray]:
+        x = _normalize(crops_rgb, self.spec.normalization)
+        results = []
+        for i in range(x.shape[0]):  # the deployment graph has batch 1
+            out = self.deploy(x[i:i + 1], training=False)
+            results.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+        return [np.concatenate([r[k] for r in results], axis=0) for k in range(len(self.spec.outputs))]
+
+
+def open_predictor(model_path, *, model_name=None, method=None, input_size=None, model_kwargs=None, threads=1,
+                   expect_binary=False, interpreter="lce"):
+    path = os.fspath(model_path)
+    if path.lower().endswith(".tflite"):
+        return TFLitePredictor(path, threads=threads, expect_binary=expect_binary, interpreter=interpreter)
+    if expect_binary:
+        raise InvalidInputError("--expect_binary applies to .tflite models")
+    return KerasPredictor(path, model_name=model_name, method=method, input_size=input_size,
+                          model_kwargs=model_kwargs)
+
+
+# --------------------------------------------------------------------------- images and boxes
+def read_image_rgb(path) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB; :class:`MissingFileError` / :class:`InvalidInputError` when unreadable."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(f"image {path} not found")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise InvalidInputError(f"cannot read image {path} (not an image format OpenCV can decode)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def image_id_for(path, position: int) -> int:
+    stem = Path(path).stem
+    return int(stem) if stem.isdigit() else position + 1
+
+
+def load_detections(path, *, score_threshold: float = 0.5) -> dict:
+    """COCO detection results json -> ``{image_id: [(bbox, score), ...]}`` for persons above the threshold."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingFileError(f"boxes file {path} not found")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            detections = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidInputError(f"boxes file {path} is not valid json: {err}") from None
+    if isinstance(detections, dict) and "annotations" in detections:
+        detections = detections["annotations"]
+    if not isinstance(detections, list):
+        raise InvalidInputError(f"boxes file {path}: expected a list of COCO detections "
+                                "[{image_id, category_id, bbox, score}]")
+    boxes = {}
+    for i, det in enumerate(detections):
+        if not isinstance(det, dict) or "image_id" not in det or "bbox" not in det:
+            raise InvalidInputError(f"boxes file {path}: entry {i} lacks image_id / bbox")
+        if int(det.get("category_id", 1)) != 1:
+            continue
+        score = float(det.get("score", 1.0))
+        bbox = [float(v) for v in det["bbox"]]
+        if len(bbox) != 4:
+            raise InvalidInputError(f"boxes file {path}: entry {i} bbox must be [x, y, w, h], got {det['bbox']}")
+        if score < score_threshold or bbox[2] <= 1 or bbox[3] <= 1:
+            continue
+        boxes.setdefault(int(det["image_id"]), []).append((bbox, score))
+    return boxes
+
+
+def crop_people(image_rgb, boxes, spec: ModelSpec):
+    """Top-down crops ``(N, H, W, 3)`` uint8 and the centres / scales to map results back."""
+    from bhpe_tf.data.transforms import box_to_center_scale, get_affine_transform, warp_crop
+
+    height, width = spec.input_size
+    interpolation = cv2.INTER_NEAREST if spec.crop["interpolation"] == "nearest" else cv2.INTER_LINEAR
+    crops, centers, scales = [], [], []
+    for bbox in boxes:
+        center, scale = box_to_center_scale(bbox, aspect_ratio=spec.crop["aspect_ratio"], padding=spec.crop["padding"])
+        mat = get_affine_transform(center, scale, 0.0, (width, height))
+        crops.append(warp_crop(image_rgb, mat, (width, height), interpolation=interpolation))
+        centers.append(center)
+        scales.append(scale)
+    return np.stack(crops), np.stack(centers), np.stack(scales)
+
+
+# --------------------------------------------------------------------------- decoding and drawing
+def predict_keypoints(predictor, crops, centers, scales, *, flip_test: bool = False):
+    """Image-space keypoints ``(N, K, 2)`` and scores ``(N, K)`` from the heatmaps output."""
+    from bhpe_tf.data.heatmaps import decode_to_image, fuse_flip_test
+
+    spec = predictor.spec
+    position = spec.output_of_kind("heatmaps")
+    if position is None:
+        raise InvalidInputError("the model has no heatmaps output; it is not a 2D keypoint model")
+    heatmaps = predictor(crops)[position]
+    if flip_test:
+        flip_pairs = spec.keypoints["flip_pairs"] if spec.keypoints else []
+        flipped = predictor(np.ascontiguousarray(crops[:, :, ::-1]))[position]
+        heatmaps = fuse_flip_test(heatmaps, flipped, flip_pairs)
+    return decode_to_image(heatmaps, centers=centers, scales=scales)
+
+
+def instance_score(box_score, keypoint_scores, threshold=KEYPOINT_SCORE_THRESHOLD) -> float:
+    good = keypoint_scores[keypoint_scores > threshold]
+    return float(box_score) * (float(np.mean(good)) if good.size else 0.0)
+
+
+def coco_result(image_id, keypoints, scores, box_score) -> dict:
+    flat = np.concatenate([keypoints, scores[:, None]], axis=1).reshape(-1)
+    return {"image_id": int(image_id), "category_id": 1, "keypoints": [float(round(v, 3)) for v in flat],
+            "score": instance_score(box_score, scores)}
+
+
+def draw_skeleton(image_bgr, keypoints, scores, skeleton, *, threshold=KEYPOINT_SCORE_THRESHOLD):
+    """Limbs and joints of one person whose both ends score above ``threshold``."""
+    out = image_bgr
+    thickness = max(1, int(round(max(image_bgr.shape[:2]) / 300)))
+    for a, b in skeleton:
+        if scores[a] > threshold and scores[b] > threshold:
+            cv2.line(out, tuple(int(round(v)) for v in keypoints[a]), tuple(int(round(v)) for v in keypoints[b]),
+                     (255, 160, 0), thickness, cv2.LINE_AA)
+    for (x, y), s in zip(keypoints, scores):
+        if s > threshold:
+            cv2.circle(out, (int(round(x)), int(round(y))), thickness + 1, (0, 0, 255), -1, cv2.LINE_AA)
+    return out
+
+
+def crop_to_image(points, spec, center, scale) -> np.ndarray:
+    """Input-crop pixels (K, 2) -> image pixels (the crop is an unrotated scale + shift)."""
+    height, width = spec.input_size
+    zoom = float(scale[0]) / width  # image pixels per crop pixel
+    offset = np.asarray(center, np.float64) - np.asarray(scale, np.float64) / 2.0
+    return np.asarray(points, np.float64) * zoom + offset
+
+
+def mesh_camera(spec, center, scale, geometry=None):
+    """Focal and principal point in image pixels for vertices in Hand4Whole's virtual camera, which
+    lives on a 256x192 body image whatever the input size (``Hand4WholeGeometry``)."""
+    height, width = spec.input_size
+    focal = np.asarray(getattr(geometry, "focal", HAND4WHOLE_FOCAL), np.float64)
+    princpt = np.asarray(getattr(geometry, "princpt", (96.0, 128.0)), np.float64)
+    cam_h, cam_w = getattr(geometry, "camera_image_shape", (256, 192))
+    to_input = np.array([width / cam_w, height / cam_h])
+    zoom = float(scale[0]) / width
+    origin = crop_to_image(np.zeros((1, 2)), spec, center, scale)[0]
+    return focal * to_input * zoom, princpt * to_input * zoom + origin
+
+
+class SMPLXHost:
+    """Runs BinaryHPE's SMPL-X stage on the host after the (converted) network: 6D -> axis-angle ->
+    SMPL-X mesh and the 137 projected joints (``bhpe_tf.models.hand4whole.SMPLXStage``)."""
+
+    def __init__(self, smplx_model, spec: ModelSpec):
+        from bhpe_tf.models.hand4whole import Hand4WholeGeometry, SMPLXStage
+
+        if not os.path.exists(os.fspath(smplx_model)):
+            raise MissingFileError(f"SMPL-X model {smplx_model} not found")
+        self.geometry = Hand4WholeGeometry(input_shape=tuple(int(v) for v in spec.input_size))
+        self.stage = SMPLXStage(smplx_model_path=smplx_model, geometry=self.geometry, name="smplx_host")
+        self.faces = np.asarray(self.stage.faces)
+
+    def __call__(self, named_outputs) -> dict:
+        from bhpe_tf.models.hand4whole import SMPLX_STAGE_INPUTS
+
+        import tensorflow as tf
+
+        missing = [k for k in SMPLX_STAGE_INPUTS if k not in named_outputs]
+        if missing:
+            raise InvalidInputError(f"the model lacks the SMPL-X parameter outputs {', '.join(missing)}")
+        out = self.stage({k: tf.constant(np.asarray(named_outputs[k], np.float32)) for k in SMPLX_STAGE_INPUTS})
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- the whole run
+@dataclasses.dataclass
+class InferenceOutput:
+    results_path: Path
+    overlays: list
+    meshes: list
+    results: list
+
+
+def write_json_atomic(path, value):
+    from bhpe_tf.conversion.model_card import atomic_write_bytes
+
+    return atomic_write_bytes(path, (json.dumps(value) + "\n").encode("utf-8"))
+
+
+def infer_images(image_paths, predictor, *, output_dir, boxes=None, flip_test=False, smplx_model=None,
+                 log=print) -> InferenceOutput:
+    """Run ``predictor`` on every image (all of them are read first, so a bad path fails early)."""
+    output_dir = Path(output_dir)
+    spec = predictor.spec
+    images = [(path, read_image_rgb(path)) for path in image_paths]
+    smplx_host = None
+    if spec.task == "smplx_mesh":
+        if smplx_model is not None:
+            smplx_host = SMPLXHost(smplx_model, spec)
+        else:
+            log("no --smplx_model: writing joints only (the mesh needs your SMPL-X model file)")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results, overlays, meshes = [], [], []
+    for position, (path, rgb) in enumerate(images):
+        image_id = image_id_for(path, position)
+        height, width = rgb.shape[:2]
+        if boxes is None:
+            people = [([0.0, 0.0, float(width), float(height)], 1.0)]
+        else:
+            people = boxes.get(image_id, [])
+        overlay = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if people:
+            crops, centers, scales = crop_people(rgb, [b for b, _ in people], spec)
+            if spec.task == "keypoints_2d":
+                keypoints, scores = predict_keypoints(predictor, crops, centers, scales, flip_test=flip_test)
+                skeleton = spec.keypoints["skeleton"] if spec.keypoints else []
+                for k, (_, box_score) in enumerate(people):
+                    results.append(coco_result(image_id, keypoints[k], scores[k], box_score))
+                    draw_skeleton(overlay, keypoints[k], scores[k], skeleton)
+            else:
+                overlay = _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, path,
+                                       output_dir, smplx_host, results, meshes)
+        else:
+            log(f"{path}: no person box above the threshold")
+        overlay_path = output_dir / f"{Path(path).stem}_overlay.png"
+        if not cv2.imwrite(str(overlay_path), overlay):
+            raise InvalidInputError(f"cannot write {overlay_path}")
+        overlays.append(overlay_path)
+        log(f"{path}: {len(people)} person(s) -> {overlay_path}")
+    results_path = write_json_atomic(output_dir / "results.json", results)
+    return InferenceOutput(results_path=results_path, overlays=overlays, meshes=meshes, results=results)
+
+
+def _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, path, output_dir, smplx_host,
+                 results, meshes):
+    """BinaryHPE: network outputs -> [host SMPL-X stage] -> mesh .obj + wireframe overlay + joints."""
+    from bhpe_tf.body.mesh_io import save_obj
+    from bhpe_tf.body.render import draw_keypoints, render_mesh
+
+    spec = predictor.spec
+    outputs = predictor(crops)
+    named = {out["name"]: value for out, value in zip(spec.outputs, outputs)}
+    if "vertices" not in named and smplx_host is not None:
+        named.update(smplx_host(named))
+    grid_cell = None
+    if "joint_proj" in named:  # 137 Hand4Whole joints in body-grid cells (input / 64)
+        joints, grid_cell = named["joint_proj"], 64.0
+    elif "joint_img" in named:  # PositionNet: 25 body joints in body-grid cells (hands are in hand crops)
+        joints, grid_cell = named["joint_img"][:, :25, :2], 64.0
+    for k, (_, box_score) in enumerate(people):
+        if grid_cell is not None:
+            xy = crop_to_image(np.asarray(joints[k], np.float64)[:, :2] * grid_cell, spec, centers[k], scales[k])
+            flat = np.concatenate([xy, np.ones((len(xy), 1))], axis=1).reshape(-1)
+            results.append({"image_id": int(image_id), "category_id": 1, "score": float(box_score),
+                            "keypoints": [float(round(v, 3)) for v in flat]})
+            overlay = draw_keypoints(overlay, xy, radius=2)
+        if "vertices" in named and smplx_host is not None:
+            vertices = np.asarray(named["vertices"][k], np.float64).reshape(-1, 3)
+            mesh_path = output_dir / f"{Path(path).stem}_{k}.obj"
+            save_obj(mesh_path, vertices, smplx_host.faces)
+            meshes.append(mesh_path)
+            focal, princpt = mesh_camera(spec, centers[k], scales[k], smplx_host.geometry)
+            overlay = render_mesh(overlay, vertices, smplx_host.faces, focal=focal, princpt=princpt, mode="wireframe")
+    return overlay
+
+
+# --------------------------------------------------------------------------- command line
+def define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "a .tflite (with its model card .json next to it) or a checkpoint of a "
+                        "registered model")
+    flags.DEFINE_string("model_name", None, "registered model of a checkpoint (hrnet_w32, bihrnet, binaryhpe, ...)")
+    flags.DEFINE_string("method", None, "binarization method of a checkpoint")
+    flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH for a checkpoint (default: the builder's)")
+    flags.DEFINE_string("model_kwargs", None, "json builder options for a checkpoint")
+    flags.DEFINE_string("boxes", None, "COCO detection results json (person boxes); default: whole image")
+    flags.DEFINE_float("box_score_threshold", 0.5, "keep detections with at least this score")
+    flags.DEFINE_string("output_dir", "infer_out", "where overlays, results.json and meshes go")
+    flags.DEFINE_bool("flip_test", False, "average with the mirrored crop (HRNet flip test)")
+    flags.DEFINE_integer("threads", 1, "interpreter threads (.tflite)")
+    flags.DEFINE_bool("expect_binary", False, "fail when the .tflite has no LceBconv2d (not a binary LCE model)")
+    flags.DEFINE_enum("interpreter", "lce", ["lce", "stock"], "lce: LCE's interpreter; stock: tf.lite.Interpreter "
+                      "(cannot run LCE ops)")
+    flags.DEFINE_string("smplx_model", None, "your SMPL-X model file or folder (mesh faces for .obj / overlays)")
+
+
+FLAG_DEFAULTS = {"model": None, "model_name": None, "method": None, "input_size": None, "model_kwargs": None,
+                 "boxes": None, "box_score_threshold": 0.5, "output_dir": "infer_out", "flip_test": False, "threads": 1,
+                 "expect_binary": False, "interpreter": "lce", "smplx_model": None}
+
+
+def options(**overrides):
+    """The CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
+    import types
+
+    unknown = set(overrides) - set(FLAG_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown infer options {sorted(unknown)}")
+    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+
+
+def run_cli(argv, flag_values=None):
+    """absl main; ``flag_values`` (default ``absl.flags.FLAGS``) may be any object with the flags as attributes."""
+    from absl import flags
+
+    f = flags.FLAGS if flag_values is None else flag_values
+    images = argv[1:]
+    if not images:
+        raise InvalidInputError("give one or more images: python -m bhpe_tf.infer IMAGE... --model MODEL")
+    if not f.model:
+        raise InvalidInputError("--model is required (a .tflite or a checkpoint)")
+    model_path = f.model
+    if model_path.lower().endswith(".tflite") and not os.path.isfile(model_path):
+        raise MissingFileError(f"model file {model_path} not found")
+    for image in images:  # fail on a bad image before loading the model
+        read_image_rgb(image)
+    boxes = load_detections(f.boxes, score_threshold=f.box_score_threshold) if f.boxes else None
+    import tensorflow as tf
+
+    from bhpe_tf.conversion.export import parse_input_size, parse_model_kwargs
+
+    tf.get_logger().setLevel("ERROR")
+    predictor = open_predictor(model_path, model_name=f.model_name, method=f.method,
+                               input_size=parse_input_size(f.input_size), model_kwargs=parse_model_kwargs(f.model_kwargs),
+                               threads=f.threads, expect_binary=f.expect_binary, interpreter=f.interpreter)
+    out = infer_images(images, predictor, output_dir=f.output_dir, boxes=boxes, flip_test=f.flip_test,
+                       smplx_model=f.smplx_model)
+    print(f"wrote {out.results_path} ({len(out.results)} people), {len(out.overlays)} overlay(s)"
+          + (f", {len(out.meshes)} mesh(es)" if out.meshes else ""))
+    return out
+
+
+def main(argv):
+    """absl main (exit status 0; errors are raised and turned into one line by ``user_errors_exit``)."""
+    run_cli(argv)
+    return 0
+
+
+def run():
+    """Console entry point ``bhpe-infer`` (``python -m bhpe_tf.infer``)."""
+    from absl import app
+
+    from bhpe_tf.cli import user_errors_exit
+
+    define_flags()
+    app.run(user_errors_exit(main))
+
+
+if __name__ == "__main__":
+    run()
+    sys.exit(0)

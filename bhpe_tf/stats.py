@@ -1,0 +1,167 @@
+"""Parameter and operation counts of the project's models, next to the papers' numbers.
+
+    python -m bhpe_tf.stats --model binaryhpe --method bidrn [--json]
+    python -m bhpe_tf.stats --model binaryhpe --all          # every method vs BinaryHPE Table 1
+
+Counts follow the BNN literature (:mod:`bhpe_tf.counting`): Params = P_binary/32 + P_fp and
+OPs = MAC_binary/64 + MAC_fp, per module (encoders, BoxNet, heads for the whole-body models) and
+in total. Models are built at full size through the registry (:func:`bhpe_tf.models.build_model`);
+a model's module may define ``module_of(layer_name)`` and ``COUNT_MULTIPLICITY`` to split the count
+into modules, otherwise layers group by their top-level nested model.
+
+Paper numbers: BinaryHPE (Li et al., arXiv 2311.14323) Table 1 (DESIGN.md 5.3) for ``binaryhpe`` /
+``hand4whole``; HRNet-W32's published 28.54 M / 7.65 GMACs (Sun et al. CVPR 2019, 256x192) for
+``hrnet_w32``. Hand4Whole's 16.85 G in Table 1 recounts to 17.85 G here (backbones 16.01 G alone).
+"""
+import inspect
+import json
+import sys
+
+from absl import app, flags
+
+from bhpe_tf.cli import user_errors_exit
+from bhpe_tf.errors import UnknownNameError, UserError
+
+# Flags live in their own FlagValues so that importing this module next to other CLIs that also
+# have --model/--method never collides in absl's global registry.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("model", "binaryhpe", "model: binaryhpe, hand4whole, hrnet_w32, bihrnet", flag_values=FLAGS)
+flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, dorefa, bireal, reactnet, recu, fda, "
+                    "bidrn); default: the model's own", flag_values=FLAGS)
+flags.DEFINE_boolean("json", False, "print JSON instead of a table", flag_values=FLAGS)
+flags.DEFINE_boolean("all", False, "one row per method, next to the paper's numbers", flag_values=FLAGS)
+
+# (Params M, OPs G) as published.
+PAPER = {
+    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "dorefa": (21.61, 2.63),
+                  "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
+                  "bidrn": (17.22, 2.50)},
+    "hand4whole": {"fp": (77.84, 16.85)},
+    "hrnet_w32": {"fp": (28.54, 7.65)},
+}
+
+
+def _builder_takes_method(builder) -> bool:
+    return "method" in inspect.signature(builder).parameters
+
+
+def _default_group(name: str) -> str:
+    return name.split("/")[0] if "/" in name else "model"
+
+
+def model_counts(model_name: str, method=None):
+    """Build ``model_name`` (with ``method`` where the builder takes one) and count it per module.
+
+    Returns ``(method name, {module: Count, ..., "total": Count})``.
+    """
+    from bhpe_tf.binary import get_method
+    from bhpe_tf.counting import count_model
+    from bhpe_tf.models import get_builder
+
+    builder = get_builder(model_name)
+    kwargs = {}
+    if _builder_takes_method(builder):
+        if method is not None:
+            kwargs["method"] = get_method(method).name
+        method_name = kwargs.get("method") or inspect.signature(builder).parameters["method"].default
+    else:
+        method_name = "fp"
+        if method is not None and get_method(method).name != "fp":
+            raise UserError(f"model {model_name!r} is full precision only; use a model that takes --method "
+                            f"(e.g. binaryhpe) for {get_method(method).name!r}")
+    method_name = get_method(method_name).name
+    module = sys.modules[builder.__module__]
+    model = builder(**kwargs)
+    counts = count_model(model, group=getattr(module, "module_of", _default_group),
+                         multiplicity=getattr(module, "COUNT_MULTIPLICITY", None))
+    return method_name, counts
+
+
+def methods_of(model_name: str):
+    """Methods a model can be built with (all presets when its builder takes ``method``)."""
+    from bhpe_tf.binary import METHOD_NAMES
+    from bhpe_tf.models import get_builder
+
+    return METHOD_NAMES if _builder_takes_method(get_builder(model_name)) else ("fp",)
+
+
+def paper_numbers(model_name: str, method: str):
+    return PAPER.get(model_name, {}).get(method)
+
+
+def _format_counts(model_name, method, counts) -> str:
+    lines = [f"{model_name} (method {method})",
+             f"{'module':<14}{'binary params':>15}{'FP params':>13}{'binary MACs':>16}{'FP MACs':>16}"
+             f"{'Params (M)':>12}{'OPs (G)':>10}"]
+    for name, count in counts.items():
+        lines.append(f"{name:<14}{count.binary_params:>15,}{count.fp_params:>13,}{count.binary_macs:>16,}"
+                     f"{count.fp_macs:>16,}{count.params_m:>12.3f}{count.ops_g:>10.3f}")
+    paper = paper_numbers(model_name, method)
+    if paper:
+        lines.append(f"paper: {paper[0]:.2f} M params, {paper[1]:.2f} G OPs")
+    return "\n".join(lines)
+
+
+def _format_table(model_name, rows) -> str:
+    lines = [f"{model_name}: all methods (paper = BinaryHPE Table 1)" if model_name in ("binaryhpe", "hand4whole")
+             else f"{model_name}: all methods",
+             f"{'method':<10}{'Params (M)':>12}{'paper':>8}{'OPs (G)':>10}{'paper':>8}"]
+    for method, counts in rows:
+        paper = paper_numbers(model_name, method) or ("-", "-")
+        total = counts["total"]
+        lines.append(f"{method:<10}{total.params_m:>12.2f}{paper[0]:>8}{total.ops_g:>10.2f}{paper[1]:>8}")
+    return "\n".join(lines)
+
+
+def _as_json(model_name, method, counts) -> dict:
+    paper = paper_numbers(model_name, method)
+    return {"model": model_name, "method": method, "modules": {k: v.to_dict() for k, v in counts.items()},
+            "paper": {"params_M": paper[0], "ops_G": paper[1]} if paper else None}
+
+
+@user_errors_exit
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from bhpe_tf.models import MODEL_NAMES
+
+    model_name = FLAGS.model.strip().lower()
+    if model_name not in MODEL_NAMES:
+        raise UnknownNameError("model", FLAGS.model, MODEL_NAMES)
+    if FLAGS["all"].value:
+        if FLAGS.method is not None:
+            raise UserError("--all counts every method; drop --method")
+        rows = [model_counts(model_name, method) for method in methods_of(model_name)]
+        if FLAGS.json:
+            print(json.dumps([_as_json(model_name, method, counts) for method, counts in rows], indent=1))
+        else:
+            print(_format_table(model_name, rows))
+        return 0
+    method, counts = model_counts(model_name, FLAGS.method)
+    print(json.dumps(_as_json(model_name, method, counts), indent=1) if FLAGS.json
+          else _format_counts(model_name, method, counts))
+    return 0
+
+
+def _parse_flags(argv):
+    """absl's parser for this module's FlagValues: a flag error is one line and exit status 2."""
+    flags.FLAGS(argv[:1])  # absl.app insists the global registry is parsed
+    if any(arg in ("-h", "--help", "-help", "--helpfull") for arg in argv[1:]):
+        print(__doc__ + "\nflags:\n" + FLAGS.get_help())
+        sys.exit(0)
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(argv=None):
+    """Console entry point (``bhpe-stats``)."""
+    import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
+
+    app.run(main, argv=argv, flags_parser=_parse_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,112 @@
+"""Benchmark CLI: a table with every model, runtime and thread count plus ratio columns; json output;
+bad files refused in one line; the stock TFLite interpreter's failure on LCE ops explained."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+import bhpe_tf  # noqa: F401
+from bhpe_tf.conversion import benchmark as bench
+from bhpe_tf.conversion import export as ex
+from bhpe_tf.conversion.parity import trained_like_state
+from bhpe_tf.errors import InvalidInputError, MissingFileError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_keypoint_model(method):
+    """A few convs of the real builders (binary with ``method``, or FP) ending in 17 heatmaps."""
+    from bhpe_tf.binary import builders as B
+
+    image = tf.keras.Input((32, 32, 3), name="image")
+    x = B.fp_conv(image, 16, 3, strides=2, name="stem")
+    x = B.conv_unit(x, 32, 3, method=method, name="block1")
+    x = B.conv_unit(x, 32, 3, method=method, strides=2, name="block2")
+    return tf.keras.Model(image, tf.keras.layers.Conv2D(17, 1, name="head")(x), name=f"tiny_{method}")
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    paths = []
+    for method, name in (("bidrn", "binary.tflite"), ("fp", "float.tflite")):
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(0)
+        model = trained_like_state(tiny_keypoint_model(method))
+        result = ex.export(model, folder / name, model_name="bihrnet" if method != "fp" else "hrnet_w32",
+                           method=method, uint8_input=True)
+        paths.append(result.tflite_path)
+    return paths
+
+
+def run_script(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, str(REPO / "converters" / "benchmark.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+
+
+def test_models_are_one_binary_one_float(two_models):
+    binary, fp = (p.read_bytes() for p in two_models)
+    assert bench.lce_ops(binary).get("LceBconv2d") == 2
+    assert bench.lce_ops(fp) == {}
+    assert ex.mc.card_for_tflite(two_models[1])["converter"]["target"] == "tflite"
+
+
+def test_cli_table_and_json(two_models):
+    binary, fp = two_models
+    proc = run_script(binary, fp, "--threads", "1,2", "--runs", "5", "--warmup", "1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    header = lines[0]
+    for column in ("model", "size KiB", "runtime", "threads", "median ms", "p10 ms", "p90 ms", "x latency", "x size"):
+        assert column in header
+    rows = [line for line in lines[2:] if line.startswith(("binary.tflite", "float.tflite"))]
+    # binary: 2 runtimes x 2 thread counts; float: XNNPACK x 2 thread counts
+    assert len([r for r in rows if r.startswith("binary")]) == 4
+    assert len([r for r in rows if r.startswith("float")]) == 2
+    assert {r.split()[2] for r in rows} == {"lce", "lce_indirect_bgemm", "xnnpack"}
+    assert "ratios against binary.tflite" in lines[-1]
+
+    proc = run_script(binary, fp, "--threads", "1", "--runs", "3", "--warmup", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reference"] == str(binary)
+    rows = report["rows"]
+    assert [r["model"] for r in rows] == [str(binary), str(binary), str(fp)]
+    for row in rows:
+        assert row["runs"] == 3 and row["threads"] == 1
+        assert 0 < row["min_ms"] <= row["p10_ms"] <= row["median_ms"] <= row["p90_ms"] <= row["max_ms"]
+    assert min(r["latency_ratio"] for r in rows[:2]) == pytest.approx(1.0)
+    assert rows[2]["size_ratio"] == pytest.approx(fp.stat().st_size / binary.stat().st_size)
+
+
+def test_expect_binary_refuses_float_model_one_line(two_models):
+    proc = run_script(two_models[1], "--expect_binary", "--runs", "1")
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "no LceBconv2d" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_stock_interpreter_on_lce_model_is_explained(two_models):
+    binary, fp = two_models
+    with pytest.raises(InvalidInputError, match="LCE's interpreter"):
+        bench.stock_interpreter(binary.read_bytes(), binary)
+    bench.stock_interpreter(fp.read_bytes(), fp)  # a float model opens fine
+    rows = bench.benchmark([fp], runs=2, warmup=0, runtimes=["stock"])
+    assert rows[0].runtime == "stock" and rows[0].median_ms > 0
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(MissingFileError):
+        bench.benchmark([tmp_path / "none.tflite"])
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(InvalidInputError, match="not a TFLite flatbuffer"):
+        bench.benchmark([junk])
+    with pytest.raises(InvalidInputError, match="--threads"):
+        bench._parse_threads("0")

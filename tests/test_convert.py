@@ -1,0 +1,306 @@
+"""Converter: LCE conversion of the real builders with zero float fallbacks, refusal of layers LCE
+runs in float, parity, the model card schema, and one-line errors of the CLI.
+
+Models are tiny (few channels, one module per stage, 32-64 px inputs) so that each conversion takes
+seconds; the graph structure (every block type, every LCR variant) is the real one.
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import bhpe_tf  # noqa: F401
+from bhpe_tf.conversion import export as ex
+from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.conversion.parity import PARITY_RTOL, trained_like_state
+from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
+
+REPO = Path(__file__).resolve().parents[1]
+BIHRNET_KWARGS = {"width": 4, "stage_modules": [1, 1, 1], "num_blocks": 1}
+BIHRNET_SIZE = "64,32"
+BINARYHPE_KWARGS = dict(input_shape=(64, 64, 3), hand_shape=(32, 32), face_shape=(32, 32), encoder_width=8,
+                        head_channels=16, boxnet_channels=16)
+
+
+def run_script(script, *args, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def error_lines(stderr):
+    """stderr lines that are not TensorFlow / absl start-up noise."""
+    noise = ("WARNING:", "I0000", "W0000", "E0000", "INFO:", "To enable", "oneDNN")
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)
+            and "cuda" not in line.lower() and "tensorflow/" not in line and "Traceback" not in line
+            and not line.startswith(" ")] + [line for line in stderr.splitlines() if "Traceback" in line]
+
+
+def fallback_model():
+    """A binary model with a QuantConv2DTranspose and a QuantDense: both would run in float in LCE."""
+    import larq as lq
+
+    from bhpe_tf.binary import builders as B
+
+    binary = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip")
+    image = tf.keras.Input((16, 16, 3), name="image")
+    x = B.fp_conv(image, 8, 3, strides=2, name="stem")
+    x = B.conv_unit(x, 8, 3, method="bnn", name="body")
+    up = lq.layers.QuantConv2DTranspose(17, 4, strides=2, padding="same", use_bias=False, name="binary_deconv",
+                                        **binary)(x)
+    pooled = tf.keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    dense = lq.layers.QuantDense(17, use_bias=False, name="binary_fc", **binary)(pooled)
+    dense = tf.keras.layers.Reshape((1, 1, 17), name="fc_map")(dense)
+    heatmaps = tf.keras.layers.Add(name="heatmaps")([up, dense])
+    return tf.keras.Model(image, heatmaps, name="fallback_net")
+
+
+# ------------------------------------------------------------------------------------------ card schema
+def _card():
+    return {
+        "format": "bhpe-tf-model-card", "version": 1, "bhpe_tf_version": "0.1.0", "model": "bihrnet",
+        "method": "bidrn", "task": "keypoints_2d", "tflite_file": "m.tflite", "file_size_bytes": 3,
+        "sha256": mc.sha256_hex(b"abc"),
+        "input": {"name": "image", "index": 0, "shape": [1, 256, 192, 3], "dtype": "uint8", "layout": "NHWC",
+                  "color": "RGB", "normalization": {"scale": 1 / 255, "mean": [0.485, 0.456, 0.406],
+                                                    "std": [0.229, 0.224, 0.225]},
+                  "crop": {"aspect_ratio": 0.75, "padding": 1.25, "interpolation": "bilinear"}},
+        "outputs": [{"name": "heatmaps", "index": 0, "shape": [1, 64, 48, 17], "dtype": "float32", "kind": "heatmaps"}],
+        "heatmap": {"stride": 4, "decoding": "argmax_quarter_offset"},
+        "keypoints": ex.keypoints_block(17),
+        "census": {"op_counts": {"LceBconv2d": 2}, "float_fallbacks": [], "binary_layers": 2, "lce_bconv2d": 2},
+        "parity": {"max_abs_diff": 0.0, "output_scale": 1.0, "tolerance": 1e-4, "input": mc.PARITY_INPUT},
+        "converter": {"target": "arm", "int8": False, "lce_version": "0.16.0", "tensorflow_version": "2.16.2"},
+    }
+
+
+def test_model_card_validation_names_the_field(tmp_path):
+    card = _card()
+    assert mc.validate_model_card(card, b"abc") is card
+    for path, value, field in [
+        (("input", "dtype"), "int8", "input.dtype"),
+        (("outputs", 0, "kind"), "blob", "outputs[0].kind"),
+        (("heatmap", "stride"), 0, "heatmap.stride"),
+        (("keypoints", "skeleton"), [[0, 99]], "keypoints.skeleton"),
+        (("census", "lce_bconv2d"), 3, "census.lce_bconv2d"),
+        (("converter", "int8"), "no", "converter.int8"),
+        (("parity", "tolerance"), float("nan"), "parity.tolerance"),
+    ]:
+        bad = copy.deepcopy(card)
+        target = bad
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        with pytest.raises(InvalidInputError, match=f"model card: {field.replace('[', '.').replace(']', '.')}"):
+            mc.validate_model_card(bad)
+    for key in ("sha256", "census"):
+        bad = copy.deepcopy(card)
+        del bad[key]
+        with pytest.raises(InvalidInputError, match=f"{key}: missing field"):
+            mc.validate_model_card(bad)
+    bad = copy.deepcopy(card)
+    del bad["input"]["crop"]["padding"]
+    with pytest.raises(InvalidInputError, match=r"input\.crop\.padding: missing"):
+        mc.validate_model_card(bad)
+    bad = copy.deepcopy(card)
+    bad["extra"] = 1
+    with pytest.raises(InvalidInputError, match="unknown field 'extra'"):
+        mc.validate_model_card(bad)
+    with pytest.raises(InvalidInputError, match="sha256"):
+        mc.validate_model_card(card, b"abd")
+    # round trip through the atomic writer; no temp file left behind
+    path = mc.write_model_card(card, tmp_path / "m.json", tflite_bytes=b"abc")
+    assert mc.read_model_card(path, tflite_bytes=b"abc") == card
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    with pytest.raises(MissingFileError):
+        mc.read_model_card(tmp_path / "none.json")
+
+
+def test_parity_stats_tell_sparse_sign_flips_from_conversion_errors():
+    rng = np.random.default_rng(0)
+    keras_out = rng.normal(size=(1, 64, 48, 17))
+    flipped = keras_out.copy()
+    flipped[0, 10, 10, :2] += 0.05  # one isolated near-tie flip changes a few values a little
+    stats = ex.parity_stats(keras_out, flipped)
+    assert stats["max_abs_diff"] > PARITY_RTOL * stats["output_scale"] and stats["sparse"]
+    broken = keras_out + rng.normal(scale=0.05, size=keras_out.shape)  # e.g. wrong normalisation
+    assert not ex.parity_stats(keras_out, broken)["sparse"]
+    assert ex.parity_stats(keras_out, keras_out + 1e-9)["max_abs_diff"] < 1e-8
+
+
+# ------------------------------------------------------------------------------------------ BiHRNet via CLI
+@pytest.fixture(scope="module")
+def bihrnet_checkpoint(tmp_path_factory):
+    """A BiHRNet (bidrn) checkpoint as a training loop writes it (tf.train.Checkpoint(model=...))."""
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    size = ex.parse_input_size(BIHRNET_SIZE)
+    model = ex.build_registered("bihrnet", "bidrn", input_size=size, model_kwargs=ex.parse_model_kwargs(
+        json.dumps(BIHRNET_KWARGS)))
+    trained_like_state(model)  # non-degenerate BN statistics, like a trained model
+    folder = tmp_path_factory.mktemp("bihrnet_ckpt")
+    prefix = tf.train.Checkpoint(model=model).save(str(folder / "ckpt"))
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def bihrnet_export(bihrnet_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bihrnet_out") / "bihrnet.tflite"
+    result = ex.run_cli(["convert"], ex.options(
+        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_size=BIHRNET_SIZE,
+        uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS)))
+    return result
+
+
+def test_bihrnet_converts_binary_with_zero_fallbacks(bihrnet_export):
+    result = bihrnet_export
+    card = result.card
+    assert result.tflite_path.is_file() and result.card_path == result.tflite_path.with_suffix(".json")
+    # the card on disk: every schema field, consistent with the flatbuffer
+    on_disk = mc.card_for_tflite(result.tflite_path)
+    assert on_disk == card
+    assert list(card) == list(mc.TOP_KEYS)
+    assert card["census"]["float_fallbacks"] == []
+    assert card["census"]["binary_layers"] > 20
+    assert card["census"]["lce_bconv2d"] == card["census"]["binary_layers"]
+    assert card["census"]["op_counts"]["LceBconv2d"] == card["census"]["binary_layers"]
+    assert card["input"]["shape"] == [1, 64, 32, 3] and card["input"]["dtype"] == "uint8"
+    assert card["input"]["normalization"]["mean"] == list(ex.IMAGENET_MEAN)
+    assert card["input"]["crop"]["aspect_ratio"] == 0.5  # the input's W / H
+    assert card["outputs"] == [{"name": "heatmaps", "index": 0, "shape": [1, 16, 8, 17], "dtype": "float32",
+                                "kind": "heatmaps"}]
+    assert card["heatmap"] == {"stride": 4, "decoding": "argmax_quarter_offset"}
+    assert card["keypoints"]["dataset"] == "coco" and len(card["keypoints"]["names"]) == 17
+    assert card["keypoints"]["flip_pairs"][0] == [1, 2] and card["keypoints"]["skeleton"][0] == [15, 13]
+    parity = card["parity"]
+    assert parity["tolerance"] == pytest.approx(PARITY_RTOL * parity["output_scale"])
+    assert parity["max_abs_diff"] <= parity["tolerance"] and parity["output_scale"] > 0
+    assert card["converter"]["target"] == "arm" and card["converter"]["int8"] is False
+
+
+def test_bihrnet_parity_recomputed_independently(bihrnet_export, bihrnet_checkpoint):
+    """Our own check of the card's claim: Keras (restored checkpoint) vs LCE interpreter on the same bytes."""
+    from bhpe_tf.conversion.lce import predict
+
+    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_size=(64, 32),
+                          model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
+    rng = np.random.default_rng(0)
+    image = np.round(rng.uniform(0, 255, (1, 64, 32, 3)))
+    keras_out = model(ex.IMAGENET.apply(image), training=False).numpy()
+    lite_out = predict(bihrnet_export.tflite_path.read_bytes(), image.astype(np.uint8))[0]
+    assert np.max(np.abs(keras_out - lite_out)) <= PARITY_RTOL * np.max(np.abs(keras_out))
+
+
+def test_checkpoint_method_mismatch_is_refused(bihrnet_checkpoint, tmp_path):
+    with pytest.raises(InvalidInputError, match="does not match model .* method 'xnor'"):
+        ex.run_cli(["convert"], ex.options(
+            model="bihrnet", method="xnor", checkpoint=bihrnet_checkpoint, output=str(tmp_path / "x.tflite"),
+            input_size=BIHRNET_SIZE, model_kwargs=json.dumps(BIHRNET_KWARGS)))
+    assert not list(tmp_path.iterdir())  # nothing written
+    # with a .meta.json beside the checkpoint the mismatch is caught before building anything
+    Path(bihrnet_checkpoint + ".meta.json").write_text(json.dumps({"model": "bihrnet", "method": "bidrn"}))
+    try:
+        with pytest.raises(InvalidInputError, match="holds a 'bidrn' model but --method is 'xnor'"):
+            ex.load_model("bihrnet", "xnor", checkpoint=bihrnet_checkpoint)
+    finally:
+        os.unlink(bihrnet_checkpoint + ".meta.json")
+
+
+# ------------------------------------------------------------------------------------------ BinaryHPE
+SLOW_TESTS = os.environ.get("BHPE_SLOW_TESTS", "") == "1"
+
+
+@pytest.mark.skipif(not SLOW_TESTS, reason="converting even a tiny BinaryHPE (3 encoders, BoxNet, RoI crops: ~1700 "
+                    "ops) takes 5-20 min on 2 shared cores; set BHPE_SLOW_TESTS=1 to run it")
+def test_binaryhpe_bidrn_network_converts_with_zero_fallbacks(tmp_path):
+    """The LCE-convertible part of BinaryHPE (include_smplx=False: encoders, BoxNet, heads, RoI crops)."""
+    model = ex.build_registered("binaryhpe", "bidrn", model_kwargs=dict(BINARYHPE_KWARGS, include_smplx=False))
+    trained_like_state(model)
+    result = ex.export(model, tmp_path / "binaryhpe.tflite", model_name="binaryhpe", method="bidrn",
+                       uint8_input=True)
+    card = result.card
+    assert card["task"] == "smplx_mesh" and card["heatmap"] is None and card["keypoints"] is None
+    assert card["census"]["float_fallbacks"] == []
+    assert card["census"]["lce_bconv2d"] >= card["census"]["binary_layers"] > 50
+    assert card["input"]["normalization"] == {"scale": 1 / 255, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    kinds = {o["name"]: o["kind"] for o in card["outputs"]}
+    assert kinds["root_pose_6d"] == "smplx_params" and kinds["cam_trans"] == "smplx_params"
+    assert kinds["lhand_box"] == "boxes" and kinds["joint_img"] == "joints_2d"
+    assert sorted(o["index"] for o in card["outputs"]) == list(range(len(card["outputs"])))
+    assert card["parity"]["max_abs_diff"] <= card["parity"]["tolerance"]
+    mc.card_for_tflite(result.tflite_path)
+
+
+# ------------------------------------------------------------------------------------------ float fallbacks
+@pytest.fixture(scope="module")
+def fallback_saved_model(tmp_path_factory):
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    model = trained_like_state(fallback_model())
+    folder = tmp_path_factory.mktemp("fallback") / "saved_model"
+    model.save(str(folder))
+    return folder
+
+
+def test_cli_refuses_float_fallback_layers_in_one_line(fallback_saved_model, tmp_path):
+    out = tmp_path / "fb.tflite"
+    proc = run_script("converters/convert.py", "--model", "bihrnet", "--method", "bnn", "--saved_model",
+                      fallback_saved_model, "--output", out)
+    assert proc.returncode == 2, proc.stderr
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and "binary_deconv (QuantConv2DTranspose)" in lines[0]
+    assert "binary_fc (QuantDense)" in lines[0] and "allow_float_fallback" in lines[0]
+    assert not out.exists()
+
+
+def test_allow_float_fallback_converts_and_reports(fallback_saved_model, tmp_path, capsys):
+    out = tmp_path / "fb.tflite"
+    result = ex.run_cli(["convert"], ex.options(model="bihrnet", method="bnn", saved_model=str(fallback_saved_model),
+                                                output=str(out), allow_float_fallback=True, keypoints="coco"))
+    printed = capsys.readouterr().out
+    fallbacks = result.card["census"]["float_fallbacks"]
+    ops = sorted(f["op"] for f in fallbacks)
+    assert "TRANSPOSE_CONV" in ops and "FULLY_CONNECTED" in ops, fallbacks
+    assert "float fallback: TRANSPOSE_CONV" in printed and "binary_fc (QuantDense)" in printed
+    assert result.card["census"]["binary_layers"] == 3 and result.card["census"]["lce_bconv2d"] == 1
+    assert json.loads(out.with_suffix(".json").read_text())["census"]["float_fallbacks"] == fallbacks
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_cli_missing_checkpoint_one_line(tmp_path):
+    proc = run_script("converters/convert.py", "--model", "bihrnet", "--method", "bidrn", "--checkpoint",
+                      tmp_path / "nope" / "ckpt-3", "--output", tmp_path / "x.tflite")
+    assert proc.returncode == 2
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: checkpoint") and "not found" in lines[0], proc.stderr
+
+
+def test_library_input_errors(tmp_path):
+    with pytest.raises(MissingFileError):
+        ex.load_model("bihrnet", "bidrn", checkpoint=tmp_path / "w.h5")
+    with pytest.raises(MissingFileError, match="no tf.train checkpoint"):
+        ex.load_model("bihrnet", "bidrn", checkpoint=tmp_path)
+    with pytest.raises(UserError, match="unknown method .nope."):
+        ex.build_registered("bihrnet", "nope")
+    with pytest.raises(UserError, match="unknown model"):
+        ex.run_cli(["convert"], ex.options(model="resnet", method="bidrn", random_init=True,
+                                           output=str(tmp_path / "a.tflite")))
+    with pytest.raises(InvalidInputError, match="HEIGHT,WIDTH"):
+        ex.parse_input_size("256")
+    with pytest.raises(InvalidInputError, match="json object"):
+        ex.parse_model_kwargs("[1]")
+    with pytest.raises(InvalidInputError, match="--checkpoint or --saved_model"):
+        ex.run_cli(["convert"], ex.options(model="bihrnet", method="bidrn", output=str(tmp_path / "a.tflite")))
+    with pytest.raises(InvalidInputError, match="must end in .tflite"):
+        ex.run_cli(["convert"], ex.options(model="bihrnet", method="bidrn", random_init=True,
+                                           output=str(tmp_path / "a.lite")))
+    image = tf.keras.Input((None, None, 3))
+    with pytest.raises(ConversionError, match="--input_size"):
+        ex.deployment_model(tf.keras.Model(image, tf.keras.layers.Conv2D(2, 1)(image)))

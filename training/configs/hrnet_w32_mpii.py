@@ -1,0 +1,8 @@
+"""HRNet-W32 full-precision teacher on MPII (Sun et al. CVPR 2019; Adam 1e-3, x0.1 at 170/200 of 210 epochs, batch 32/GPU)."""
+from _base import heatmap_recipe
+
+
+def get_config():
+    config = heatmap_recipe(layout="mpii", model="hrnet_w32", method="fp", loss="mse")
+    config["model"]["kwargs"] = {"num_joints": 16}
+    return config

@@ -1,0 +1,23 @@
+"""Train a model of the project: ``python training/train.py --config NAME --workdir DIR [...]``.
+
+    python training/train.py --config bihrnet_demo --workdir runs/demo               # embedded data
+    python training/train.py --config hrnet_w32_coco --workdir runs/hrnet_w32_coco --data_dir data/coco
+    python training/train.py --config bihrnet_coco_stage1 --workdir runs/bihrnet_coco_stage1 \\
+        --data_dir data/coco --set teacher.checkpoint=runs/hrnet_w32_coco
+    python training/train.py --config bihrnet_demo --workdir runs/x --set optimizer.lr=1e-4 --config.train.batch_size=8
+
+``--config`` is a name of ``training/configs/`` (or a path to a ``.py`` with ``get_config()``);
+``--set key.path=value`` (repeatable) and ``--config.key.path=value`` override any value; a workdir
+with a checkpoint resumes. Without ``--data_dir`` the embedded synthetic data is used. Everything
+is documented in ``training/README.md``.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
+from bhpe_tf.training.cli import define_flags, main, run  # noqa: E402,F401
+
+if __name__ == "__main__":
+    run()
