@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.metrics.coco import rescore_instances
 
 KEYPOINT_SCORE_THRESHOLD = 0.2  # instance score = box score x mean of keypoint scores above this
 HAND4WHOLE_FOCAL = (5000.0, 5000.0)
@@ -252,15 +253,10 @@ def predict_keypoints(predictor, crops, centers, scales, *, flip_test: bool = Fa
     return decode_to_image(heatmaps, centers=centers, scales=scales)
 
 
-def instance_score(box_score, keypoint_scores, threshold=KEYPOINT_SCORE_THRESHOLD) -> float:
-    good = keypoint_scores[keypoint_scores > threshold]
-    return float(box_score) * (float(np.mean(good)) if good.size else 0.0)
-
-
 def coco_result(image_id, keypoints, scores, box_score) -> dict:
     flat = np.concatenate([keypoints, scores[:, None]], axis=1).reshape(-1)
     return {"image_id": int(image_id), "category_id": 1, "keypoints": [float(round(v, 3)) for v in flat],
-            "score": instance_score(box_score, scores)}
+            "score": float(rescore_instances(scores, box_score, threshold=KEYPOINT_SCORE_THRESHOLD))}
 
 
 def draw_skeleton(image_bgr, keypoints, scores, skeleton, *, threshold=KEYPOINT_SCORE_THRESHOLD):

@@ -15,18 +15,9 @@ from bhpe_tf.conversion import export as ex
 from bhpe_tf.conversion.parity import trained_like_state
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 
+from _tiny_models import tiny_keypoint_model  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def tiny_keypoint_model(method):
-    """A few convs of the real builders (binary with ``method``, or FP) ending in 17 heatmaps."""
-    from bhpe_tf.binary import builders as B
-
-    image = tf.keras.Input((32, 32, 3), name="image")
-    x = B.fp_conv(image, 16, 3, strides=2, name="stem")
-    x = B.conv_unit(x, 32, 3, method=method, name="block1")
-    x = B.conv_unit(x, 32, 3, method=method, strides=2, name="block2")
-    return tf.keras.Model(image, tf.keras.layers.Conv2D(17, 1, name="head")(x), name=f"tiny_{method}")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,7 @@ def two_models(tmp_path_factory):
     for method, name in (("bidrn", "binary.tflite"), ("fp", "float.tflite")):
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(0)
-        model = trained_like_state(tiny_keypoint_model(method))
+        model = trained_like_state(tiny_keypoint_model(method, input_size=(32, 32)))
         result = ex.export(model, folder / name, model_name="bihrnet" if method != "fp" else "hrnet_w32",
                            method=method, uint8_input=True)
         paths.append(result.tflite_path)

@@ -17,19 +17,10 @@ from bhpe_tf.conversion import export as ex
 from bhpe_tf.conversion.parity import trained_like_state
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 
+from _tiny_models import tiny_keypoint_model  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_IDS = (785, 40083, 196141, 197388)
-
-
-def tiny_keypoint_model(method):
-    """A few convs of the real builders ending in 17 heatmaps at stride 4 (64x48 input, aspect 0.75)."""
-    from bhpe_tf.binary import builders as B
-
-    image = tf.keras.Input((64, 48, 3), name="image")
-    x = B.fp_conv(image, 16, 3, strides=2, name="stem")
-    x = B.conv_unit(x, 32, 3, method=method, name="block1")
-    x = B.conv_unit(x, 32, 3, method=method, strides=2, name="block2")
-    return tf.keras.Model(image, tf.keras.layers.Conv2D(17, 1, name="head")(x), name=f"tiny_{method}")
 
 
 @pytest.fixture(scope="module")

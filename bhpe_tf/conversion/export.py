@@ -774,5 +774,8 @@ def run_cli(argv, flag_values=None):
 
 def main(argv):
     """absl main (exit status 0; errors are raised and turned into one line by ``user_errors_exit``)."""
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # SavedModel export chatter would bury the report
     run_cli(argv)
     return 0

@@ -381,7 +381,10 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
                         tf.summary.scalar(f"train/{k}", v)
                     tf.summary.scalar("train/steps_per_second", rate)
                     lr = optimizer.learning_rate
-                    tf.summary.scalar("train/lr", float(lr(optimizer.iterations) if callable(lr) else lr))
+                    lr = lr(optimizer.iterations) if callable(lr) else lr
+                    # Under a distribution strategy the optimizer's variables are MirroredVariables:
+                    # read them as tensors (cross-replica context) before converting to a float.
+                    tf.summary.scalar("train/lr", float(tf.convert_to_tensor(lr).numpy()))
                 if pbar is None:
                     log(f"step {step}/{total_steps} loss {values['total']:.4g} ({rate:.2f} steps/s)")
             epoch_end = step % steps_per_epoch == 0 or step == total_steps

@@ -301,6 +301,7 @@ class MeshTask(Task):
         self.input_wh = _size_wh(config)
         self.normalize = config["data"].get("normalize", "unit")
         self._stage = None
+        self._geometry = None
 
     def _model_kwargs(self):
         kwargs = super()._model_kwargs()
@@ -313,7 +314,9 @@ class MeshTask(Task):
     def build_model(self):
         from bhpe_tf.models.hand4whole import build_binaryhpe
 
-        return build_binaryhpe(method=self.method, **self._model_kwargs())
+        model = build_binaryhpe(method=self.method, **self._model_kwargs())
+        self._geometry = model.geometry  # the SMPL-X stage of evaluate() needs it
+        return model
 
     def _teacher_defaults(self):
         kwargs = self._model_kwargs()
@@ -378,6 +381,13 @@ class MeshTask(Task):
         for start in range(0, samples, batch_size):
             batch = val_source.batch(start, min(batch_size, samples - start))
             out = predict(batch["image"])
+            if "joint_cam" not in out:
+                # The trained model is the convertible network; SMPL-X runs after it, as in losses().
+                from bhpe_tf.models.hand4whole import SMPLX_STAGE_INPUTS
+
+                stage = self.smplx_stage(self._geometry)
+                out = {**out, **{k: np.asarray(v) for k, v in
+                                 stage({k: tf.constant(out[k]) for k in SMPLX_STAGE_INPUTS}).items()}}
             pred, gt = np.asarray(out["joint_cam"])[:, :25], batch["joint_cam"][:, :25]
             errors.append(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(-1))
             if overlays is None:
