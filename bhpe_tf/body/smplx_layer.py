@@ -118,7 +118,10 @@ class SMPLXLayer(tf.keras.layers.Layer):
         self.use_pca, self.num_pca_comps = bool(use_pca), int(num_pca_comps)
         self.flat_hand_mean, self.use_face_contour = bool(flat_hand_mean), bool(use_face_contour)
         self._check_options(data)
-        self._build_constants(data)
+        # Constants live outside any tf.function being traced (init_scope), so a layer first built
+        # inside a training step can still be called eagerly or from another graph later.
+        with tf.init_scope():
+            self._build_constants(data)
 
     # ------------------------------------------------------------------ construction
     def _check_options(self, data):

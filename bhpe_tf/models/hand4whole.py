@@ -430,7 +430,7 @@ def joint_features(feature, coords, *, channels, name):
     concatenated with the joints' (x, y, z): ``(N, J, channels + 3)``."""
     coords = StopGradient(name=f"{name}_detach")(coords)
     feature = conv_bn_relu(feature, channels, name=f"{name}_conv")
-    sampled = SamplePoints(name=f"{name}_sample")([feature, coords[..., :2]])
+    sampled = SamplePoints(name=f"{name}_sample")([feature, coords[:, :, :2]])  # no Ellipsis: .keras cannot serialize it
     return tf.keras.layers.Concatenate(name=f"{name}_concat")([sampled, coords])
 
 
