@@ -19,11 +19,11 @@ import statistics
 import sys
 import time
 
-import numpy as np
 
 import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 
 from bhpe_tf.conversion import binary_layers, convert, convert_float, interpreter, op_census
+from bhpe_tf.conversion.benchmark import time_interpreter
 from bhpe_tf.errors import InvalidInputError
 from bhpe_tf.models.hrnet import build_bihrnet, build_hrnet_w32
 
@@ -37,17 +37,8 @@ def parse_size(text):
 
 
 def median_latency_ms(flatbuffer, *, runs, warmup, **interpreter_kwargs):
-    interp = interpreter(flatbuffer, **interpreter_kwargs)
-    shape = interp.input_shapes[0]
-    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    for _ in range(warmup):
-        interp.predict(x)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interp.predict(x)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    """Median ms of ``runs`` invocations after ``warmup`` (the converter benchmark's timer)."""
+    return statistics.median(time_interpreter(interpreter(flatbuffer, **interpreter_kwargs), runs=runs, warmup=warmup))
 
 
 def main(argv=None):

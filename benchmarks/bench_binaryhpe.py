@@ -21,7 +21,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts")
@@ -48,17 +47,13 @@ def convert_network(method, options):
     return flatbuffer, time.perf_counter() - start, tuple(model.inputs[0].shape[1:])
 
 
-def latency_ms(flatbuffer, image, *, threads, runs, **interpreter_options):
+def latency_ms(flatbuffer, *, threads, runs, **interpreter_options):
+    """Median ms over ``runs`` after one warm-up run (allocation, packing), via the converter's timer."""
     from bhpe_tf.conversion import interpreter
+    from bhpe_tf.conversion.benchmark import time_interpreter
 
     interp = interpreter(flatbuffer, num_threads=threads, **interpreter_options)
-    interp.predict(image)  # warm-up (allocation, packing)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interp.predict(image)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return statistics.median(time_interpreter(interp, runs=runs, warmup=1))
 
 
 def benchmark(*, threads, runs, reduced, save_dir=None):
@@ -72,13 +67,12 @@ def benchmark(*, threads, runs, reduced, save_dir=None):
             os.makedirs(save_dir, exist_ok=True)
             with open(os.path.join(save_dir, f"binaryhpe_{method}{'_reduced' if reduced else ''}.tflite"), "wb") as f:
                 f.write(flatbuffer)
-        image = np.random.default_rng(0).random((1,) + shape).astype(np.float32)
         census = op_census(flatbuffer)
         entry = {"size_bytes": len(flatbuffer), "convert_s": round(seconds, 1), "runtime": runtime,
                  "lce_bconv2d": census.lce_bconv2d, "float_fallbacks": len(census.float_fallbacks),
                  "latency_ms": {}}
         for count in threads:
-            entry["latency_ms"][str(count)] = round(latency_ms(flatbuffer, image, threads=count, runs=runs,
+            entry["latency_ms"][str(count)] = round(latency_ms(flatbuffer, threads=count, runs=runs,
                                                                **runtime), 2)
         results["models"][method] = entry
     binary, full = results["models"]["bidrn"], results["models"]["fp"]
