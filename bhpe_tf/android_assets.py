@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from bhpe_tf.conversion import model_card as mc
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
+from bhpe_tf.fileio import atomic_write_bytes
 
 # LCE's "xcore" target cannot run on a phone; "arm" (LCE) and "tflite" (stock converter, FP models) can.
 PHONE_TARGETS = ("arm", "tflite")
@@ -68,15 +66,7 @@ def check_model(card_path) -> tuple:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(dst, Path(src).read_bytes())
 
 
 def copy_assets(workdir, assets) -> list:

@@ -53,11 +53,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.fileio import atomic_write_bytes  # noqa: F401  (re-exported: mc.atomic_write_bytes)
 
 FORMAT = "bhpe-tf-model-card"
 VERSION = 1
@@ -261,24 +260,7 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- files
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
+# (atomic_write_bytes is re-exported from bhpe_tf.fileio for the converter and infer)
 def dumps_model_card(card: dict) -> str:
     return json.dumps(card, indent=2, allow_nan=False) + "\n"
 

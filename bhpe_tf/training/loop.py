@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
+from bhpe_tf.fileio import atomic_write_text
 from bhpe_tf.training import config as cfg_lib
 from bhpe_tf.training.tasks import make_task
 
@@ -48,26 +49,12 @@ class WorkdirMismatch(UserError, ValueError):
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def atomic_write_text(path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def atomic_save_keras(model: tf.keras.Model, path) -> None:
     """``model.save`` to a temporary ``.keras`` beside ``path``, then ``os.replace`` (never half a file)."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    model.save(str(tmp), save_format="keras") if _save_accepts_format() else model.save(str(tmp))
+    model.save(str(tmp), save_format="keras")
     os.replace(tmp, path)
-
-
-def _save_accepts_format() -> bool:
-    return True
 
 
 def make_strategy(name: str):
