@@ -2,6 +2,8 @@
 
     python -m bhpe_tf.stats --model binaryhpe --method bidrn [--json]
     python -m bhpe_tf.stats --model binaryhpe --all          # every method vs BinaryHPE Table 1
+    python -m bhpe_tf.stats --model bihrnet --activations    # activation scale at init, per stage
+    python -m bhpe_tf.stats --model bihrnet --activations --model_kwarg stage1=ir_b --model_kwarg input_shape=128,96,3
 
 Counts follow the BNN literature (:mod:`bhpe_tf.counting`): Params = P_binary/32 + P_fp and
 OPs = MAC_binary/64 + MAC_fp, per module (encoders, BoxNet, heads for the whole-body models) and
@@ -30,6 +32,11 @@ flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, dorefa,
                     "bidrn); default: the model's own", flag_values=FLAGS)
 flags.DEFINE_boolean("json", False, "print JSON instead of a table", flag_values=FLAGS)
 flags.DEFINE_boolean("all", False, "one row per method, next to the paper's numbers", flag_values=FLAGS)
+flags.DEFINE_boolean("activations", False, "print the std of every stage's activations at initialisation for a "
+                     "random input, in inference and training mode (bhpe_tf.diagnostics); exit 1 when an "
+                     "output std is outside the healthy band", flag_values=FLAGS)
+flags.DEFINE_multi_string("model_kwarg", [], "builder option KEY=VALUE for --activations (repeatable), e.g. "
+                          "stage1=ir_b, ms_block=ms_b, input_shape=128,96,3", flag_values=FLAGS)
 
 # (Params M, OPs G) as published.
 PAPER = {
@@ -119,6 +126,45 @@ def _as_json(model_name, method, counts) -> dict:
             "paper": {"params_M": paper[0], "ops_G": paper[1]} if paper else None}
 
 
+def _parse_kwarg(text: str):
+    """``KEY=VALUE`` -> (key, value): integers, comma-separated integer tuples, else the string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--model_kwarg needs KEY=VALUE, got {text!r}")
+    value = value.strip()
+    parts = [v.strip() for v in value.split(",")]
+    if all(p.lstrip("-").isdigit() for p in parts):
+        numbers = tuple(int(p) for p in parts)
+        return key.strip(), numbers if len(numbers) > 1 or "," in value else numbers[0]
+    return key.strip(), value
+
+
+def activation_report(model_name: str, method=None, kwargs=None):
+    """Build ``model_name`` at init and return (text, healthy) of :mod:`bhpe_tf.diagnostics`."""
+    from bhpe_tf import diagnostics
+    from bhpe_tf.models import get_builder
+
+    builder = get_builder(model_name)
+    kwargs = dict(kwargs or {})
+    if method is not None:
+        if not _builder_takes_method(builder):
+            raise UserError(f"model {model_name!r} is full precision only; drop --method")
+        kwargs["method"] = method
+    unknown = sorted(set(kwargs) - set(inspect.signature(builder).parameters))
+    if unknown:
+        raise UserError(f"{model_name} has no option {unknown[0]!r}; options: "
+                        f"{', '.join(p for p in inspect.signature(builder).parameters if p != 'name')}")
+    model = builder(**kwargs)
+    items = diagnostics.profiles(model)
+    healthy = all(item.healthy() for item in items)
+    text = diagnostics.format_profiles(items)
+    low, high = diagnostics.HEALTHY_STD
+    text += ("\nall outputs within the healthy std band [%g, %g]" % (low, high) if healthy else
+             "\nUNHEALTHY: an output std is outside [%g, %g]; look for the first stage whose std grows "
+             "by a constant factor (real-valued paths summed twice)" % (low, high))
+    return text, healthy
+
+
 @user_errors_exit
 def main(argv):
     if len(argv) > 1:
@@ -128,6 +174,13 @@ def main(argv):
     model_name = FLAGS.model.strip().lower()
     if model_name not in MODEL_NAMES:
         raise UnknownNameError("model", FLAGS.model, MODEL_NAMES)
+    if FLAGS.activations:
+        kwargs = dict(_parse_kwarg(text) for text in FLAGS.model_kwarg)
+        text, healthy = activation_report(model_name, FLAGS.method, kwargs)
+        print(text)
+        return 0 if healthy else 1
+    if FLAGS.model_kwarg:
+        raise UserError("--model_kwarg is an option of --activations")
     if FLAGS["all"].value:
         if FLAGS.method is not None:
             raise UserError("--all counts every method; drop --method")

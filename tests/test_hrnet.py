@@ -7,7 +7,7 @@ import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 import larq as lq
 import tensorflow as tf
 
-from bhpe_tf.binary.layers import LearnableBias
+from bhpe_tf.binary.layers import ChannelScale, LearnableBias
 from bhpe_tf.conversion import (PARITY_RTOL, binary_layers, convert, max_abs_difference,
                                 op_census, trained_like_state)
 from bhpe_tf.counting import count_model
@@ -96,11 +96,44 @@ def test_fp_layers_are_stem_and_head_only():
     assert any(layer.name.startswith("stage2_m1_fuse") for layer in binary_layers(model))
 
 
-def test_bihrnet_blocks_have_real_shortcut_around_every_binary_conv(bihrnets):
+# Layers a conv's output passes through before it is added to a real-valued path.
+_CONTRIBUTION_CHAIN = (tf.keras.layers.BatchNormalization, ChannelScale, tf.keras.layers.UpSampling2D)
+
+
+def _inbound(layer):
+    inbound = layer._inbound_nodes[0].inbound_layers
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+def _is_contribution(layer):
+    """A conv's normalised output (conv -> BN [-> scale, upsampling]), as opposed to a real path."""
+    while isinstance(layer, _CONTRIBUTION_CHAIN):
+        layer = _inbound(layer)[0]
+    return isinstance(layer, tf.keras.layers.Conv2D)
+
+
+def _first_merge_after(layer):
+    while True:
+        consumers = [node.outbound_layer for node in layer._outbound_nodes]
+        assert len(consumers) == 1, (layer.name, [c.name for c in consumers])
+        layer = consumers[0]
+        if isinstance(layer, (tf.keras.layers.Add, tf.keras.layers.Average)):
+            return layer
+        assert isinstance(layer, _CONTRIBUTION_CHAIN), (layer.name, type(layer).__name__)
+
+
+def test_bihrnet_every_binary_conv_has_one_real_shortcut(bihrnets):
+    """BiHRNet's rule (module docstring of bhpe_tf.models.hrnet): every binary conv's normalised output
+    is added to a real-valued path, and no add sums two real paths (which doubled the path per block:
+    the 1e12 explosion)."""
     for model in bihrnets.values():
-        adds = {layer.name for layer in model.layers if isinstance(layer, tf.keras.layers.Add)}
         for layer in binary_layers(model):
-            assert f"{layer.name}_res_add" in adds, layer.name
+            merge = _first_merge_after(layer)
+            assert len(_inbound(merge)) >= 2, (layer.name, merge.name)
+        for layer in model.layers:
+            if isinstance(layer, tf.keras.layers.Add):
+                paths = [source.name for source in _inbound(layer) if not _is_contribution(source)]
+                assert len(paths) <= 1, (layer.name, paths)
 
 
 def test_bad_names_list_valid_ones():

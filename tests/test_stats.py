@@ -102,3 +102,45 @@ def test_user_mistakes_are_one_line(args, message):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+ACTIVATION_KWARGS = ["--model_kwarg", "width=8", "--model_kwarg", "stage_modules=1,1,1", "--model_kwarg",
+                     "num_blocks=1", "--model_kwarg", "input_shape=64,64,3"]
+
+
+def _run_activations(capsys, *args):
+    stats._parse_flags(["stats", "--model", "bihrnet", "--activations", *ACTIVATION_KWARGS, *args])
+    try:
+        status = stats.main(["stats"])
+    finally:
+        stats.FLAGS.unparse_flags()
+    return status, capsys.readouterr().out
+
+
+def test_activations_report_every_stage_in_both_modes(capsys):
+    status, text = _run_activations(capsys)
+    assert status == 0, text
+    assert "inference mode (BN moving statistics)" in text and "training mode (BN on the batch)" in text
+    for stage in ("stem", "stage1", "transition1", "stage2", "transition2", "stage3", "transition3", "stage4"):
+        assert sum(line.split()[0] == stage for line in text.splitlines() if line.strip()) == 2, stage
+    outputs = [line for line in text.splitlines() if line.strip().startswith("output ")]
+    assert len(outputs) == 2 and all("(ok)" in line for line in outputs)
+    assert text.rstrip().endswith("all outputs within the healthy std band [0.001, 10]")
+
+
+def test_activations_exit_1_outside_the_band(capsys, monkeypatch):
+    from bhpe_tf import diagnostics
+
+    monkeypatch.setattr(diagnostics, "HEALTHY_STD", (100.0, 1000.0))
+    status, text = _run_activations(capsys)
+    assert status == 1 and "UNHEALTHY" in text
+
+
+def test_activations_kwarg_parsing_and_unknown_option():
+    assert stats._parse_kwarg("input_shape=128,96,3") == ("input_shape", (128, 96, 3))
+    assert stats._parse_kwarg("width=16") == ("width", 16)
+    assert stats._parse_kwarg("stage1=ir_b") == ("stage1", "ir_b")
+    with pytest.raises(UserError, match="KEY=VALUE"):
+        stats._parse_kwarg("width")
+    with pytest.raises(UserError, match="bihrnet has no option 'bogus'"):
+        stats.activation_report("bihrnet", kwargs={"bogus": 1})

@@ -70,12 +70,8 @@ def fp_conv(x, filters, kernel_size, *, strides=1, dilation_rate=1, use_bias=Fal
                                   dilation_rate=dilation_rate, use_bias=use_bias, name=name)(x)
 
 
-def binary_conv(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, padding="same",
-                use_bias=False, name):
-    """The binary conv of ``method``: [RSign threshold] -> QuantConv2D (+-1 x +-alpha) [-> ReCU alpha].
-
-    ``padding="same"`` uses ``pad_values=1.0`` (what LCE fuses; the +1 padding is part of the model).
-    """
+def _binary_conv_layers(x, filters, kernel_size, *, method, strides, dilation_rate, padding, use_bias, name):
+    """:func:`binary_conv`, also returning its ``QuantConv2D`` and ``ChannelScale`` (or None) layers."""
     method = get_method(method)
     if not method.binary:
         raise ValueError("binary_conv needs a binary method; use conv_bn for full precision")
@@ -83,12 +79,43 @@ def binary_conv(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, 
         x = LearnableBias(name=f"{name}_threshold")(x)
     extra = {"pad_values": 1.0} if padding == "same" else {}
     with no_autograph():
-        x = lq.layers.QuantConv2D(filters, kernel_size, strides=strides, dilation_rate=dilation_rate,
-                                  padding=padding, use_bias=use_bias, name=name,
-                                  **method.quant_conv_kwargs(), **extra)(x)
+        conv = lq.layers.QuantConv2D(filters, kernel_size, strides=strides, dilation_rate=dilation_rate,
+                                     padding=padding, use_bias=use_bias, name=name,
+                                     **method.quant_conv_kwargs(), **extra)
+        x = conv(x)
+    scale = None
     if method.output_scale:
-        x = ChannelScale(name=f"{name}_alpha")(x)
-    return x
+        scale = ChannelScale(name=f"{name}_alpha")
+        x = scale(x)
+    return x, conv, scale
+
+
+def binary_conv(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, padding="same",
+                use_bias=False, name):
+    """The binary conv of ``method``: [RSign threshold] -> QuantConv2D (+-1 x +-alpha) [-> ReCU alpha].
+
+    ``padding="same"`` uses ``pad_values=1.0`` (what LCE fuses; the +1 padding is part of the model).
+    """
+    return _binary_conv_layers(x, filters, kernel_size, method=method, strides=strides,
+                               dilation_rate=dilation_rate, padding=padding, use_bias=use_bias, name=name)[0]
+
+
+def binary_output_variance(conv, scale=None) -> np.ndarray:
+    """Per-output-channel variance of a binary conv's output for independent +-1 inputs:
+    Var(sum_k q(w)_kc s_k) = sum_k q(w)_kc^2 (times alpha_c^2 for ReCU's output scale).
+
+    Used to start the following BN's moving variance where the batch statistics will be at step 0,
+    so that inference mode is normalised from initialisation on: with the default moving variance 1,
+    a +-1 x +-1 conv (BNN) would pass its raw std sqrt(fan_in) (24 for a 3x3x64 conv) to the
+    real-valued path before any statistics were collected.
+    """
+    kernel = tf.constant(np.asarray(conv.kernel.numpy(), np.float32))  # the latent weights, as a tensor
+    if conv.kernel_quantizer is not None:
+        kernel = conv.kernel_quantizer(kernel)
+    variance = tf.reduce_sum(tf.square(kernel), axis=(0, 1, 2))
+    if scale is not None:
+        variance = variance * tf.square(scale.alpha)
+    return np.maximum(variance.numpy(), BN_EPSILON)
 
 
 def noise_adaptation(x, filters, *, strides, hidden_ratio, name):
@@ -105,15 +132,22 @@ def noise_adaptation(x, filters, *, strides, hidden_ratio, name):
 
 
 def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name):
-    """Conv (binary or float per ``method``) followed by BN, before any residual or activation."""
+    """Conv (binary or float per ``method``) followed by BN, before any residual or activation.
+
+    After a binary conv the BN's moving variance starts at the conv's output variance at init
+    (:func:`binary_output_variance`), so inference mode is normalised before any statistics exist.
+    """
     method = get_method(method)
     inputs = x
     if method.binary:
-        x = binary_conv(x, filters, kernel_size, method=method, strides=strides,
-                        dilation_rate=dilation_rate, name=name)
+        x, conv, scale = _binary_conv_layers(x, filters, kernel_size, method=method, strides=strides,
+                                             dilation_rate=dilation_rate, padding="same", use_bias=False, name=name)
+        norm = tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")
+        x = norm(x)
+        norm.moving_variance.assign(binary_output_variance(conv, scale))
     else:
         x = fp_conv(x, filters, kernel_size, strides=strides, dilation_rate=dilation_rate, name=name)
-    x = batch_norm(x, name=f"{name}_bn")
+        x = batch_norm(x, name=f"{name}_bn")
     if method.binary and method.noise_adaptation:
         branch = noise_adaptation(inputs, filters, strides=strides, hidden_ratio=method.noise_hidden_ratio,
                                   name=f"{name}_noise")
@@ -159,16 +193,34 @@ def conv_residual(x, filters, *, strides, mode, name):
     return x
 
 
-def conv_unit(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, activate=True, name):
+CONV_SHORTCUTS = ("own", "block")
+
+
+def conv_unit(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, shortcut="own", activate=True, name):
     """One conv of a network as the method wants it:
     conv -> BN [-> + per-conv residual (Bi-Real / LCR)] [-> activation].
 
-    With ``activate=False`` the caller adds a block residual first and then calls :func:`activation`
-    (e.g. the last conv of a ResNet block).
+    ``shortcut`` says where this conv's real-valued shortcut comes from:
+
+    * ``"own"``: the method's per-conv residual (:func:`conv_residual`: Bi-Real's matching shortcut,
+      BiDRN's LCR), added here. Methods without one add nothing.
+    * ``"block"``: the caller adds a real-valued path to this conv's output itself: the identity or
+      projection of a residual block (the last conv of a ResNet/HRNet block), the target branch of an
+      HRNet fuse, a channel slice of an MS-Block input. That path *is* this conv's real shortcut. A
+      second, per-conv one would carry the same signal again, and the sum of two copies of one real
+      path doubles it at every block: the BiHRNet activation explosion (heatmap std 1.3e12 at init,
+      see :mod:`bhpe_tf.models.hrnet`). Bi-Real and ReActNet likewise keep exactly one real shortcut
+      per binary conv.
+
+    With ``activate=False`` the caller adds its shortcut first and then calls :func:`activation`
+    (the ResNet habit of activating after the shortcut sum).
     """
     method = get_method(method)
-    residual = conv_residual(x, filters, strides=strides, mode=method.conv_residual, name=f"{name}_res") \
-        if method.binary else None
+    if shortcut not in CONV_SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {CONV_SHORTCUTS}, got {shortcut!r} at {name}")
+    residual = None
+    if method.binary and shortcut == "own":
+        residual = conv_residual(x, filters, strides=strides, mode=method.conv_residual, name=f"{name}_res")
     y = conv_bn(x, filters, kernel_size, method=method, strides=strides, dilation_rate=dilation_rate, name=name)
     if residual is not None:
         y = tf.keras.layers.Add(name=f"{name}_res_add")([y, residual])
@@ -233,7 +285,7 @@ def subpixel_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "BN_EPSILON", "BN_MOMENTUM", "BinaryMethod", "activation", "batch_norm", "binary_conv", "binary_dense",
-    "conv_bn", "conv_residual", "conv_unit", "fp_conv", "no_autograph", "noise_adaptation", "subpixel_conv_transpose",
-    "subpixel_kernel_from_transpose",
+    "BN_EPSILON", "BN_MOMENTUM", "CONV_SHORTCUTS", "BinaryMethod", "activation", "batch_norm", "binary_conv",
+    "binary_dense", "binary_output_variance", "conv_bn", "conv_residual", "conv_unit", "fp_conv", "no_autograph",
+    "noise_adaptation", "subpixel_conv_transpose", "subpixel_kernel_from_transpose",
 ]

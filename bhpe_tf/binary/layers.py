@@ -133,3 +133,23 @@ class PhaseInterleave(tf.keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         return tf.TensorShape([n, None if h is None else 2 * (h - 1), None if w is None else 2 * (w - 1), c // 4])
+
+
+@lq.utils.register_keras_custom_object
+class ChannelSlice(tf.keras.layers.Layer):
+    """Channels ``[start, stop)`` of a feature map: the real-valued shortcut of a conv that writes one
+    channel slice of a block's output (the hierarchical MS-Block, :func:`bhpe_tf.models.hrnet.ms_block`).
+    A layer rather than tensor slicing so that ``.keras`` files round-trip without custom code."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, inputs):
+        return inputs[:, :, :, self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape[:-1]).concatenate([self.stop - self.start])
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

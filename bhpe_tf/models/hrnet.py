@@ -37,10 +37,32 @@ here because the BiHRNet paper body is not available (DESIGN.md section 7/12):
 
 BiHRNet (:func:`build_bihrnet`): a real-valued shortcut around *every* binary conv (the preset is
 forced to ``conv_residual="lcr"``: identity, channel-group mean, channel repeat or average pooling
-so that even shape-changing convs keep one), RSign thresholds and RPReLU (``bidrn`` preset by
+so that even shape-changing convs keep one; where the conv writes into a block or fuse sum, that
+sum's real path is its shortcut, see below), RSign thresholds and RPReLU (``bidrn`` preset by
 default), the **IR Bottleneck** in stage 1 and the **MS-Block** in stages 2-4, each chosen among
 the candidate designs of DESIGN.md section 7 by a flag (see :func:`ir_bottleneck`, :func:`ms_block`).
 MS-Blocks keep the branch widths, so transitions and fuse layers are those of HRNet.
+
+**Real-valued paths, and why BiHRNet once exploded.** A binary conv is blind to the scale of its
+input (sign), so nothing stops the real-valued paths around it from growing; they must be bounded by
+construction. The rule here, as in Bi-Real Net and ReActNet: *every tensor carries exactly one
+real-valued path, and every binary conv adds one BN-normalised contribution to it.* Two paths that
+carry the same signal are never summed. Measured at init (W32, all four stages, 128x96, random
+N(0, 1) input, inference mode; ``python -m bhpe_tf.stats --model bihrnet --activations``):
+
+* before: every block summed its identity with the chain of per-conv (LCR) shortcuts, which already
+  carry the input, so the real path doubled per block (stage-1 output 8.9 after four Bottlenecks,
+  x1.9 each; x1.8 per MS-Block); every fuse summed the LCR shortcuts of all branches, i.e. up to four
+  copies of one real path (x2-3.5 per fuse). 1 + 4 + 3 modules of 4 blocks compounded to 2.4e13 at
+  the last fuse and a heatmap std of 2.3e12 (2.2e12 in training mode; FP HRNet-W32: 0.036);
+* fix (:func:`bhpe_tf.binary.builders.conv_unit` ``shortcut="block"``): the last conv of a block
+  takes the block's identity / projection as its real shortcut instead of a second one of its own;
+  the MS-Block's convs take their slice of the block input; a fuse conv takes its target branch as
+  its shortcut (``fuse="highway"``; ``fuse="mean"`` keeps per-conv LCRs and averages the terms);
+* after: stage-1 output 0.67, last fuse 4.2, heatmaps 0.030 (training mode 0.035), within 1.2x of
+  the FP network, for every stage-1 / MS-Block variant and every method preset
+  (``tests/test_activation_scale.py``). The real path now grows only by one unit-variance
+  contribution per conv, i.e. as the square root of depth, like a full-precision ResNet's.
 
 Layer names start with their part of the network (``stem``, ``stage1``, ``transition2``,
 ``stage3`` ..., ``head``) so :func:`layer_group` groups parameter / OP counts by stage.
@@ -51,6 +73,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from bhpe_tf.binary.builders import activation, conv_unit
+from bhpe_tf.binary.layers import ChannelSlice
 from bhpe_tf.binary.methods import BinaryMethod, get_method, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
 
@@ -97,9 +120,9 @@ def bottleneck(x, planes=BOTTLENECK_PLANES, *, method, out_method=None, name):
     """ResNet Bottleneck (He et al. 2016) as in HRNet's stage 1: 1x1 -> 3x3 -> 1x1 (x4) + shortcut.
 
     Each conv is a :func:`conv_unit` of ``method``; under an LCR preset this *is* IR Bottleneck (a):
-    the 256 -> 64 reduction gets a channel-group-mean residual and the 64 -> 256 expansion a
-    channel-repeat residual, which is the same function as "4 binary 64 -> 64 convs, each with an
-    identity shortcut, concatenated" but runs as one LceBconv2d. ``out_method`` sets the block's
+    the 256 -> 64 reduction gets a channel-group-mean residual, the 3x3 an identity, and the
+    64 -> 256 expansion has the block's shortcut (identity, or the 1x1 projection of the first
+    block) as its real path, the one real path of the block output. ``out_method`` sets the block's
     output activation (default ``method``): a full-precision stage 1 inside a binary network ends
     its blocks with the binary method's activation so that no ReLU output reaches a sign.
     """
@@ -108,7 +131,7 @@ def bottleneck(x, planes=BOTTLENECK_PLANES, *, method, out_method=None, name):
     shortcut = _block_shortcut(x, filters, method=method, name=name)
     y = conv_unit(x, planes, 1, method=method, name=f"{name}_conv1")
     y = conv_unit(y, planes, 3, method=method, name=f"{name}_conv2")
-    y = conv_unit(y, filters, 1, method=method, activate=False, name=f"{name}_conv3")
+    y = conv_unit(y, filters, 1, method=method, shortcut="block", activate=False, name=f"{name}_conv3")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return activation(y, method=out_method or method, name=f"{name}_out")
 
@@ -139,7 +162,7 @@ def ir_bottleneck(x, planes=BOTTLENECK_PLANES, *, method, variant="ir_a", name):
     y = tf.keras.layers.Concatenate(name=f"{name}_retain")([y, reduced])
     y = conv_unit(y, planes, 1, method="fp", activate=False, name=f"{name}_fuse")
     y = activation(y, method=method, name=f"{name}_fuse_act")
-    y = conv_unit(y, filters, 1, method=method, activate=False, name=f"{name}_conv3")
+    y = conv_unit(y, filters, 1, method=method, shortcut="block", activate=False, name=f"{name}_conv3")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return activation(y, method=method, name=f"{name}_out")
 
@@ -148,7 +171,7 @@ def basic_block(x, *, method, name):
     """ResNet BasicBlock (He et al. 2016): 3x3 -> 3x3 + identity, the block of HRNet's branches."""
     channels = x.shape[-1]
     y = conv_unit(x, channels, 3, method=method, name=f"{name}_conv1")
-    y = conv_unit(y, channels, 3, method=method, activate=False, name=f"{name}_conv2")
+    y = conv_unit(y, channels, 3, method=method, shortcut="block", activate=False, name=f"{name}_conv2")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, x])
     return activation(y, method=method, name=f"{name}_out")
 
@@ -158,12 +181,14 @@ def ms_block(x, *, method, variant="ms_a", name):
 
     Same input and output channels C as a BasicBlock, so HRNet's transitions and fuse layers are
     unchanged. Every conv is a :func:`conv_unit` (binary conv -> BN -> + its real shortcut ->
-    activation).
+    activation), and the block's output carries exactly one copy of its input as real-valued path.
 
     * ``"ms_a"``, hierarchical (Res2Net-like): three chained binary 3x3 convs with C/2, C/4, C/4
-      outputs (receptive fields 3, 5, 7), concatenated back to C, plus the block's identity.
-      0.69x the binary weights of a BasicBlock; the reductions' real shortcuts are channel-group
-      means.
+      outputs (receptive fields 3, 5, 7), concatenated back to C. The real shortcut of conv k is the
+      matching channel slice of the block input (k = 1: channels [0, C/2), 2: [C/2, 3C/4),
+      3: [3C/4, C)), so the concatenation's real path is the input itself and each conv adds one
+      BN-normalised contribution; conv k+1 reads the activated sum of conv k (its multi-scale input).
+      0.34x the binary weights of a BasicBlock.
     * ``"ms_b"``, parallel dilations: three binary 3x3 convs C -> C with dilation 1, 2, 3 on the
       same input, each with its own identity shortcut; the three are *averaged* (a sum would
       triple the real-valued path at every block, 3^n through the network). 1.5x the binary
@@ -176,11 +201,17 @@ def ms_block(x, *, method, variant="ms_a", name):
     if variant == "ms_a":
         if channels % 4:
             raise InvalidInputError(f"MS-Block (a) needs channels divisible by 4, got {channels} at {name}")
-        b1 = conv_unit(x, channels // 2, 3, method=method, name=f"{name}_conv1")
-        b2 = conv_unit(b1, channels // 4, 3, method=method, name=f"{name}_conv2")
-        b3 = conv_unit(b2, channels // 4, 3, method=method, name=f"{name}_conv3")
-        y = tf.keras.layers.Concatenate(name=f"{name}_concat")([b1, b2, b3])
-        return tf.keras.layers.Add(name=f"{name}_add")([y, x])
+        bounds = (0, channels // 2, 3 * channels // 4, channels)
+        parts, y = [], x
+        for k in range(3):
+            start, stop = bounds[k], bounds[k + 1]
+            contribution = conv_unit(y, stop - start, 3, method=method, shortcut="block", activate=False,
+                                     name=f"{name}_conv{k + 1}")
+            shortcut = ChannelSlice(start, stop, name=f"{name}_conv{k + 1}_slice")(x)
+            y = tf.keras.layers.Add(name=f"{name}_conv{k + 1}_add")([contribution, shortcut])
+            y = activation(y, method=method, name=f"{name}_conv{k + 1}_act")
+            parts.append(y)
+        return tf.keras.layers.Concatenate(name=f"{name}_concat")(parts)
     if variant == "ms_b":
         branches = [conv_unit(x, channels, 3, method=method, dilation_rate=d, name=f"{name}_conv_d{d}")
                     for d in MS_B_DILATIONS]
@@ -218,15 +249,34 @@ def transition(features: Sequence, channels: Sequence[int], *, method, name):
     return outputs
 
 
-def fuse_layers(features: Sequence, *, method, multi_scale_output=True, name):
+FUSE_MERGES = ("highway", "mean")
+
+
+def fuse_layers(features: Sequence, *, method, multi_scale_output=True, merge="highway", name):
     """HRNet's exchange unit: every output branch i sums all input branches j, then activation.
 
     j > i: 1x1 conv (C_j -> C_i) + BN, nearest upsampling x2^(j-i); j < i: i-j 3x3 stride-2 convs
     + BN with activations between them; then sum and the method's activation (ReLU in FP).
     Binary methods binarize these convs as well (see the module docstring).
+
+    ``merge`` decides the real-valued paths of a binary fuse (identical for FP and for presets
+    without per-conv shortcuts):
+
+    * ``"highway"`` (default): output branch i's own input is the real shortcut of every conv that
+      writes into it, so each fuse output carries one real path (its branch) plus one BN-normalised
+      contribution per other branch, exactly HRNet's sum. The inner convs of a multi-step down path
+      keep their own shortcuts (they feed only the next sign).
+    * ``"mean"``: every conv keeps its own shortcut (LCR: channel-group mean before upsampling,
+      average pooling + channel repeat on the down path) and the terms are averaged, so the result
+      stays at the scale of its inputs; the ablation that carries lower-resolution real values
+      across branches. A plain sum of such terms multiplies the real path by up to the number of
+      branches at every fuse (x3.5 measured per stage-4 fuse, part of the 1e12 explosion).
     """
+    if merge not in FUSE_MERGES:
+        raise UnknownNameError("fuse merge", str(merge), FUSE_MERGES)
     if len(features) == 1:
         return list(features)
+    terminal_shortcut = "block" if merge == "highway" else "own"
     outputs = []
     for i in range(len(features) if multi_scale_output else 1):
         target = features[i].shape[-1]
@@ -235,7 +285,8 @@ def fuse_layers(features: Sequence, *, method, multi_scale_output=True, name):
             if j == i:
                 terms.append(x)
             elif j > i:
-                y = conv_unit(x, target, 1, method=method, activate=False, name=f"{name}_{i}from{j}")
+                y = conv_unit(x, target, 1, method=method, shortcut=terminal_shortcut, activate=False,
+                              name=f"{name}_{i}from{j}")
                 terms.append(tf.keras.layers.UpSampling2D(2 ** (j - i), interpolation="nearest",
                                                           name=f"{name}_{i}from{j}_up")(y))
             else:
@@ -243,21 +294,25 @@ def fuse_layers(features: Sequence, *, method, multi_scale_output=True, name):
                 for k in range(i - j):
                     last = k == i - j - 1
                     y = conv_unit(y, target if last else x.shape[-1], 3, method=method, strides=2,
-                                  activate=not last, name=f"{name}_{i}from{j}_down{k}")
+                                  shortcut=terminal_shortcut if last else "own", activate=not last,
+                                  name=f"{name}_{i}from{j}_down{k}")
                 terms.append(y)
-        y = tf.keras.layers.Add(name=f"{name}_{i}_sum")(terms)
+        merged = tf.keras.layers.Add if merge == "highway" else tf.keras.layers.Average
+        y = merged(name=f"{name}_{i}_sum")(terms)
         outputs.append(activation(y, method=method, name=f"{name}_{i}_act"))
     return outputs
 
 
-def hr_module(features: Sequence, *, method, block, num_blocks=NUM_BLOCKS, multi_scale_output=True, name):
+def hr_module(features: Sequence, *, method, block, num_blocks=NUM_BLOCKS, multi_scale_output=True,
+              merge="highway", name):
     """One high-resolution module: ``num_blocks`` blocks on every branch, then :func:`fuse_layers`."""
     branches = []
     for i, x in enumerate(features):
         for k in range(num_blocks):
             x = block(x, method=method, name=f"{name}_b{i}_blk{k + 1}")
         branches.append(x)
-    return fuse_layers(branches, method=method, multi_scale_output=multi_scale_output, name=f"{name}_fuse")
+    return fuse_layers(branches, method=method, multi_scale_output=multi_scale_output, merge=merge,
+                       name=f"{name}_fuse")
 
 
 HEAD_INIT_STD = 0.001  # HRNet's init_weights: every conv N(0, 0.001), biases 0
@@ -267,10 +322,10 @@ def head(x, num_joints, *, name="head"):
     """HRNet's ``final_layer``: full-precision 1x1 conv with bias to one heatmap per joint.
 
     Initialised as HRNet's ``init_weights`` (kernel N(0, 0.001), bias 0), not Keras' Glorot: the
-    real-valued path of a binary network (LCR shortcuts, MS-Block and fuse sums) reaches the head
-    with a standard deviation of tens, and a Glorot head then starts at heatmap values in the
-    hundreds against [0, 1] targets; the tiny BiHRNet demo spent its whole budget shrinking that
-    and never formed peaks (PCK 0.04 -> 0.03 in 150 steps; 0.04 -> 0.47 with this init).
+    features reaching the head have a std of a few units (the real-valued path grows with the
+    square root of depth, module docstring), and a Glorot head would then start at heatmap values
+    of several units against [0, 1] targets; the tiny BiHRNet demo spent its whole budget shrinking
+    that and never formed peaks (PCK 0.04 -> 0.03 in 150 steps; 0.04 -> 0.47 with this init).
     """
     return tf.keras.layers.Conv2D(num_joints, 1, use_bias=True, name=name,
                                   kernel_initializer=tf.keras.initializers.RandomNormal(stddev=HEAD_INIT_STD),
@@ -298,7 +353,7 @@ def _check_common(input_shape, num_joints, width, stage_modules, num_blocks):
 
 
 def _build(*, input_shape, num_joints, method, width, stage_modules, num_blocks, stage1_block, branch_block,
-           name):
+           fuse="highway", name):
     method = get_method(method)
     inputs = tf.keras.Input(shape=tuple(int(d) for d in input_shape), name="image")
     x = stem(inputs, method=method)
@@ -311,7 +366,7 @@ def _build(*, input_shape, num_joints, method, width, stage_modules, num_blocks,
         for m in range(modules):
             last = stage == 4 and m == modules - 1
             features = hr_module(features, method=method, block=branch_block, num_blocks=num_blocks,
-                                 multi_scale_output=not last, name=f"stage{stage}_m{m + 1}")
+                                 multi_scale_output=not last, merge=fuse, name=f"stage{stage}_m{m + 1}")
     outputs = head(features[0], int(num_joints))
     return tf.keras.Model(inputs, outputs, name=name)
 
@@ -347,7 +402,7 @@ def bihrnet_method(method=DEFAULT_BINARY_METHOD) -> BinaryMethod:
 
 
 def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BINARY_METHOD,
-                  stage1="ir_a", ms_block="ms_a", width=32, stage_modules=STAGE_MODULES,
+                  stage1="ir_a", ms_block="ms_a", fuse="highway", width=32, stage_modules=STAGE_MODULES,
                   num_blocks=NUM_BLOCKS, name=None) -> tf.keras.Model:
     """BiHRNet (arXiv 2311.10296): binary HRNet with IR Bottleneck (stage 1) and MS-Block (stages 2-4).
 
@@ -357,6 +412,8 @@ def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BI
       around every binary conv, see :func:`bihrnet_method`).
     * ``stage1``: ``"ir_a"`` | ``"ir_b"`` | ``"fp"`` (:func:`ir_bottleneck`).
     * ``ms_block``: ``"ms_a"`` | ``"ms_b"`` | ``"basic"`` (:func:`ms_block`).
+    * ``fuse``: ``"highway"`` | ``"mean"``, how the fuse layers merge real-valued paths
+      (:func:`fuse_layers`).
     * FP: stem and head (plus the ``ir_b`` fuse convs or the ``fp`` stage 1).
 
     Defaults (``ir_a`` + ``ms_a``) are this project's choice of the paper's unpublished blocks:
@@ -368,12 +425,14 @@ def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BI
         raise UnknownNameError("stage1 variant", str(stage1), STAGE1_VARIANTS)
     if ms_block not in MS_BLOCK_VARIANTS:
         raise UnknownNameError("ms_block variant", str(ms_block), MS_BLOCK_VARIANTS)
+    if fuse not in FUSE_MERGES:
+        raise UnknownNameError("fuse merge", str(fuse), FUSE_MERGES)
     method = bihrnet_method(method)
     _check_common(input_shape, num_joints, width, stage_modules, num_blocks)
     return _build(input_shape=input_shape, num_joints=num_joints, method=method, width=int(width),
                   stage_modules=tuple(stage_modules), num_blocks=int(num_blocks),
                   stage1_block=functools.partial(ir_bottleneck, variant=stage1),
-                  branch_block=functools.partial(_MS_BLOCK_FN, variant=ms_block),
+                  branch_block=functools.partial(_MS_BLOCK_FN, variant=ms_block), fuse=fuse,
                   name=name or f"bihrnet_{stage1}_{ms_block}")
 
 
@@ -384,7 +443,7 @@ def layer_group(layer_name: str) -> str:
 
 
 __all__ = [
-    "MS_BLOCK_VARIANTS", "STAGE1_VARIANTS", "basic_block", "bihrnet_method", "bottleneck", "build_bihrnet",
+    "FUSE_MERGES", "MS_BLOCK_VARIANTS", "STAGE1_VARIANTS", "basic_block", "bihrnet_method", "bottleneck", "build_bihrnet",
     "build_hrnet_w32", "fuse_layers", "head", "hr_module", "ir_bottleneck", "layer_group", "ms_block", "stem",
     "transition",
 ]

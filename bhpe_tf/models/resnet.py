@@ -72,7 +72,8 @@ def bottleneck_block(x, filters, *, strides=1, method, name):
     shortcut = _shortcut(x, filters * BOTTLENECK_EXPANSION, strides=strides, method=method, name=name)
     y = conv_unit(x, filters, 1, method=method, name=f"{name}_conv1")
     y = conv_unit(y, filters, 3, strides=strides, method=method, name=f"{name}_conv2")
-    y = conv_unit(y, filters * BOTTLENECK_EXPANSION, 1, method=method, activate=False, name=f"{name}_conv3")
+    y = conv_unit(y, filters * BOTTLENECK_EXPANSION, 1, method=method, shortcut="block", activate=False,
+                  name=f"{name}_conv3")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return activation(y, method=method, name=f"{name}_out")
 
@@ -81,7 +82,7 @@ def basic_block(x, filters, *, strides=1, method, name):
     """ResNet-18 basic block (two 3x3 convs) / BiDRB: conv1 is a Down Sample LCR when strided."""
     shortcut = _shortcut(x, filters, strides=strides, method=method, name=name)
     y = conv_unit(x, filters, 3, strides=strides, method=method, name=f"{name}_conv1")
-    y = conv_unit(y, filters, 3, method=method, activate=False, name=f"{name}_conv2")
+    y = conv_unit(y, filters, 3, method=method, shortcut="block", activate=False, name=f"{name}_conv2")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return activation(y, method=method, name=f"{name}_out")
 

@@ -68,6 +68,9 @@ def load_config(name_or_path) -> dict:
 TRAIN_DEFAULTS = {"batch_size": 32, "epochs": 1, "steps_per_epoch": 1000, "checkpoint_every": 1000,
                   "keep_checkpoints": 3, "log_every": 20, "images_every_epoch": True, "seed": 0,
                   "val_batch_size": 32, "validate_at_start": False,
+                  # Before the first step of a new run: stop when the untrained model's output std or
+                  # loss on the first batch exceeds this (an exploding architecture); None disables.
+                  "max_initial_scale": 1e4,
                   "debug_nan_at_step": None}
 TOP_DEFAULTS = {"stage": "fp", "init_from": None, "teacher": None, "loss": {}}
 
@@ -188,6 +191,9 @@ def validate(config: dict) -> dict:
         value = train.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
+    limit = train.get("max_initial_scale")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+        raise ConfigError(f"train.max_initial_scale must be a positive number or none, got {limit!r}")
     size = config["data"].get("input_size")
     if not (isinstance(size, (list, tuple)) and len(size) == 2):
         raise ConfigError(f"data.input_size must be [width, height], got {size!r}")

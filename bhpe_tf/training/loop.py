@@ -48,6 +48,10 @@ class WorkdirMismatch(UserError, ValueError):
     """The workdir holds a checkpoint of another model / method / stage."""
 
 
+class InitialScaleError(UserError, RuntimeError):
+    """The untrained model's outputs or loss are already huge on the first batch."""
+
+
 # ---------------------------------------------------------------------------------------- helpers
 def atomic_save_keras(model: tf.keras.Model, path) -> None:
     """``model.save`` to a temporary ``.keras`` beside ``path``, then ``os.replace`` (never half a file)."""
@@ -109,6 +113,38 @@ def restore_weights(model: tf.keras.Model, path, *, what: str) -> None:
     except (AssertionError, ValueError, tf.errors.OpError) as err:
         detail = " ".join(str(err).split())[:300]
         raise InvalidInputError(f"{what} {prefix} does not fit {model.name}: {detail}") from None
+
+
+def initial_scale(task, model, teacher, loss_obj, batch) -> tuple:
+    """(largest output std, mean loss) of the untrained ``model`` on ``batch`` in training mode.
+
+    Training mode because that is what the first step sees (BN on batch statistics); the BN moving
+    statistics it would update are put back, so the check leaves the model as it found it.
+    """
+    from bhpe_tf.diagnostics import first_batch_scale
+
+    saved = [v.numpy() for v in model.non_trainable_variables]
+    try:
+        batch = {k: tf.constant(v) for k, v in batch.items()}
+        output_std = first_batch_scale(model(batch["image"], training=True))
+        loss = float(tf.reduce_mean(task.losses(model, teacher, loss_obj, batch, training=True)["total"]))
+    finally:
+        for variable, value in zip(model.non_trainable_variables, saved):
+            variable.assign(value)
+    return output_std, loss
+
+
+def check_initial_scale(task, model, teacher, loss_obj, batch, *, limit, model_name) -> tuple:
+    """Stop a new run whose untrained model already explodes (one line naming the measured values and
+    the diagnostic command) instead of training on a loss of 1e13 that cannot learn."""
+    output_std, loss = initial_scale(task, model, teacher, loss_obj, batch)
+    if not (math.isfinite(output_std) and math.isfinite(loss)) or max(output_std, abs(loss)) > limit:
+        raise InitialScaleError(
+            f"the untrained {model.name} gives output std {output_std:.3g} and loss {loss:.3g} on the first batch "
+            f"(limit {limit:g}): its real-valued paths grow without bound at initialisation, so it would not "
+            f"learn. Diagnose with `python -m bhpe_tf.stats --model {model_name} --activations`; "
+            f"--set train.max_initial_scale=none trains anyway")
+    return output_std, loss
 
 
 def _per_replica_dataset(source, *, start_sample, global_batch, per_replica, replica_offset_fn):
@@ -267,6 +303,12 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
                                        global_batch=global_batch)
     iterator = iter(dataset)
     nan_at = train_cfg.get("debug_nan_at_step")
+    history = {"start_step": start_step, "resumed_from": resumed_from}
+    scale_limit = train_cfg.get("max_initial_scale")
+    if start_step == 0 and scale_limit:
+        first = train_source.batch(int(samples_var.numpy()), global_batch // replicas)
+        history["initial_output_std"], history["initial_loss"] = check_initial_scale(
+            task, model, teacher, loss_obj, first, limit=float(scale_limit), model_name=config["model"]["name"])
 
     def replica_step(batch):
         with tf.GradientTape() as tape:
@@ -326,7 +368,6 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
             f"{' (best, exported best.keras)' if improved else ''}")
         return metrics
 
-    history = {"start_step": start_step, "resumed_from": resumed_from}
     last_metrics = None
     pbar = None
     if progress:

@@ -1,0 +1,94 @@
+"""Activation scale at initialisation, at the published width and depth (issue: BiHRNet's 1e12 explosion).
+
+Every binary HRNet (the nine BiHRNet variants, every method preset applied to HRNet-W32) and every
+BinaryHPE encoder (ResNet-50 / ResNet-18 with every method) is built at full width and depth and run
+on a standard-normal input. The reference scale is the full-precision network's: HRNet-W32's heatmaps
+start at std ~0.036 (its head is N(0, 0.001)), ResNet features at 0.1-2. Asserted, in inference mode
+(BN moving statistics) and in training mode (BN on the batch):
+
+* every output std lies in ``HEALTHY_STD`` = [1e-3, 10];
+* no merge point inside the network (residual add, fuse sum, concatenation) exceeds ``MAX_INNER_STD``:
+  a network whose real-valued path doubles per block fails here even if its head scales it down
+  (before the fix the default BiHRNet reached 2.4e13 at its last fuse);
+* the gradient of a mean-square loss is finite with global norm within ``GRAD_NORM``.
+
+Only the spatial size is reduced (64x64 for HRNet, 128x96 for the encoders): the growth per block is
+a property of depth, not of resolution.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
+import tensorflow as tf
+
+from bhpe_tf import diagnostics
+from bhpe_tf.binary import METHOD_NAMES
+from bhpe_tf.models.hrnet import MS_BLOCK_VARIANTS, STAGE1_VARIANTS, build_bihrnet, build_hrnet_w32
+from bhpe_tf.models.resnet import build_resnet
+
+MAX_INNER_STD = 50.0
+GRAD_NORM = (1e-4, 100.0)
+HRNET_INPUT = (64, 64, 3)
+ENCODER_INPUT = (128, 96, 3)
+BINARY_METHODS = [m for m in METHOD_NAMES if m != "fp"]
+
+BIHRNET_VARIANTS = [(s, m) for s in STAGE1_VARIANTS for m in MS_BLOCK_VARIANTS]
+# build_hrnet_w32(method="bidrn") is the same network as BiHRNet ir_a + basic (bidrn already puts an
+# LCR around every conv): it is covered by that variant.
+HRNET_PRESETS = [m for m in BINARY_METHODS if m != "bidrn"]
+
+
+def _assert_well_scaled(model, *, label):
+    inputs = diagnostics.random_input(model, batch_size=2, seed=0)
+    for training in (False, True):
+        profile = diagnostics.scale_profile(model, inputs, training=training)
+        mode = "training" if training else "inference"
+        for name, std in profile.outputs.items():
+            assert math.isfinite(std) and diagnostics.HEALTHY_STD[0] <= std <= diagnostics.HEALTHY_STD[1], \
+                (label, mode, name, std)
+        worst = max(profile.stages, key=lambda row: row.max_std)
+        assert worst.max_std <= MAX_INNER_STD, (label, mode, worst)
+    norm = diagnostics.gradient_norm(model, inputs)
+    assert math.isfinite(norm) and GRAD_NORM[0] <= norm <= GRAD_NORM[1], (label, norm)
+
+
+@pytest.mark.parametrize("stage1,ms_block", BIHRNET_VARIANTS, ids=[f"{s}-{m}" for s, m in BIHRNET_VARIANTS])
+def test_bihrnet_variant_is_well_scaled_at_full_width_and_depth(stage1, ms_block):
+    model = build_bihrnet(input_shape=HRNET_INPUT, stage1=stage1, ms_block=ms_block)
+    assert len([layer for layer in model.layers if layer.name.endswith("_fuse_0_sum")]) == 8  # 1 + 4 + 3 modules
+    _assert_well_scaled(model, label=f"bihrnet {stage1}+{ms_block}")
+
+
+@pytest.mark.parametrize("method", HRNET_PRESETS)
+def test_binary_hrnet_w32_is_well_scaled(method):
+    _assert_well_scaled(build_hrnet_w32(input_shape=HRNET_INPUT, method=method), label=f"{method}-hrnet")
+
+
+@pytest.mark.parametrize("depth", [50, 18])
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_binaryhpe_encoder_is_well_scaled(method, depth):
+    _assert_well_scaled(build_resnet(input_shape=ENCODER_INPUT, depth=depth, method=method),
+                        label=f"resnet{depth} {method}")
+
+
+def test_fuse_mean_alternative_is_well_scaled():
+    """The switchable alternative (every fuse conv keeps its own LCR, terms averaged) is bounded too."""
+    _assert_well_scaled(build_bihrnet(input_shape=HRNET_INPUT, fuse="mean"), label="bihrnet fuse=mean")
+
+
+def test_profile_reports_an_exploding_real_path():
+    """The diagnostic itself: a chain of blocks that sums two copies of one real path doubles per block,
+    and the profile shows exactly that growth (2^8 after 8 blocks)."""
+    inputs = tf.keras.Input((8, 8, 4), name="image")
+    x = inputs
+    for k in range(8):
+        x = tf.keras.layers.Add(name=f"stage{k + 1}_add")([x, x])
+    model = tf.keras.Model(inputs, x)
+    profile = diagnostics.scale_profile(model, training=False)
+    stds = [row.last_std for row in profile.stages]
+    assert [row.stage for row in profile.stages] == [f"stage{k + 1}" for k in range(8)]
+    np.testing.assert_allclose(np.array(stds[1:]) / np.array(stds[:-1]), 2.0, rtol=1e-6)
+    assert not profile.healthy()
+    assert profile.max_output_std == pytest.approx(stds[-1])
