@@ -69,7 +69,9 @@ TRAIN_DEFAULTS = {"batch_size": 32, "epochs": 1, "steps_per_epoch": 1000, "check
                   "keep_checkpoints": 3, "log_every": 20, "images_every_epoch": True, "seed": 0,
                   "val_batch_size": 32, "validate_at_start": False,
                   "debug_nan_at_step": None}
-TOP_DEFAULTS = {"stage": "fp", "init_from": None, "teacher": None, "loss": {}}
+# init_fp_from: a full-precision HRNet .keras (e.g. an imported official HRNet-W32) whose stem and
+# head initialise a student's real-valued stem and head (bhpe_tf.import_weights.init_fp_parts).
+TOP_DEFAULTS = {"stage": "fp", "init_from": None, "init_fp_from": None, "teacher": None, "loss": {}}
 
 
 def with_defaults(config: dict) -> dict:
