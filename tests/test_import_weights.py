@@ -261,6 +261,19 @@ def test_other_checkpoints_are_refused_with_a_reason(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.pth", "resnet101.pth", "w48.pth"]
 
 
+def test_torch_padding_is_for_full_precision_models_only():
+    from bhpe_tf.errors import UnknownNameError
+    from bhpe_tf.models.hrnet import build_hrnet_w32
+    from bhpe_tf.models.resnet import build_resnet
+
+    with pytest.raises(InvalidInputError, match="padding='torch' is for full-precision models"):
+        build_hrnet_w32(input_shape=(64, 64, 3), method="bnn", padding="torch", width=4, **REDUCED_HRNET)
+    with pytest.raises(InvalidInputError, match="binary method 'bidrn' keeps padding='keras'"):
+        build_resnet(input_shape=(64, 64, 3), depth=18, method="bidrn", padding="torch", width=8)
+    with pytest.raises(UnknownNameError, match="valid paddings are: keras, torch"):
+        build_hrnet_w32(input_shape=(64, 64, 3), padding="same", width=4, **REDUCED_HRNET)
+
+
 # --------------------------------------------------------------------------- convert / infer / train
 @pytest.fixture(scope="module")
 def reduced_import(tmp_path_factory):
@@ -394,3 +407,11 @@ def test_imported_teacher_and_student_initialisation_for_distillation(reduced_im
     config["model"]["kwargs"]["num_joints"] = 17
     with pytest.raises(InvalidInputError, match="num_joints=16 .* num_joints=17"):
         make_task(config).build_teacher()
+    # init_from an imported model needs the run's model built with the same padding
+    from bhpe_tf.errors import UserError
+    from bhpe_tf.training.loop import _check_init_padding
+
+    fp_run = C.apply_overrides(C.load_config("hrnet_w32_mpii"), ["data.input_size=[64, 64]"])
+    with pytest.raises(UserError, match="add --set model.kwargs.padding=torch"):
+        _check_init_padding(teacher_file, make_task(fp_run))
+    _check_init_padding(teacher_file, make_task(C.apply_overrides(fp_run, ["model.kwargs.padding=torch"])))

@@ -103,6 +103,18 @@ def restore_weights(model: tf.keras.Model, path, *, what: str) -> None:
         raise InvalidInputError(f"{what} {prefix} does not fit {model.name}: {detail}") from None
 
 
+def _check_init_padding(path, task) -> None:
+    """Refuse initialising from imported weights (PyTorch padding, ``OUT.keras.meta.json``) a model built
+    with Keras padding: the weights would load, computing another function (a one-pixel shift)."""
+    from bhpe_tf.conversion.export import checkpoint_metadata
+
+    recorded = ((checkpoint_metadata(path) or {}).get("build_kwargs") or {}).get("padding", "keras")
+    built = task._model_kwargs().get("padding", "keras")
+    if recorded != built:
+        raise UserError(f"init_from {path} was built with padding={recorded!r} but this run's model uses "
+                        f"padding={built!r}; add --set model.kwargs.padding={recorded}")
+
+
 def _per_replica_dataset(source, *, start_sample, global_batch, per_replica, replica_offset_fn):
     """Element ``e`` of this input pipeline = the per-replica batch of step ``e // local`` and local
     replica ``e % local`` (what ``distribute_datasets_from_function`` hands to the replicas in order)."""
@@ -249,6 +261,7 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         resumed_from = int(step_var.numpy())
         log(f"resuming from {manager.latest_checkpoint} (step {resumed_from}, sample {int(samples_var.numpy())})")
     elif config.get("init_from"):
+        _check_init_padding(config["init_from"], task)
         restore_weights(model, config["init_from"], what="init_from checkpoint (previous stage)")
         log(f"initialised {model.name} from {config['init_from']}")
     if resumed_from is None and config.get("init_fp_from"):
