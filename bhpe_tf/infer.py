@@ -13,6 +13,9 @@
 * Each box is cropped top-down (centre/scale with the card's aspect ratio and padding, affine warp)
   and the outputs are decoded: heatmaps -> keypoints (argmax + quarter offset, optional flip test)
   mapped back to the image; ``vertices`` -> a mesh.
+* Prints the model's provenance (model card / ``.meta.json`` / trainer workdir, :mod:`bhpe_tf.provenance`):
+  imported official weights with their sha256, a user's dataset, or, in one warning line, that a
+  model was trained only on the embedded synthetic demo data (its skeletons are not a real model's).
 * Writes per image ``<stem>_overlay.png`` (skeleton, or mesh wireframe), ``results.json`` (COCO
   keypoint results: ``image_id``, ``category_id`` 1, ``keypoints`` flat x, y, score, ``score`` =
   box score x mean keypoint score above 0.2) and, for mesh models, ``<stem>_<k>.obj``.
@@ -92,6 +95,7 @@ class TFLitePredictor:
                                    "converters/convert.py, which writes both")
         self.card = mc.read_model_card(card_path, tflite_bytes=data)
         self.spec = ModelSpec.from_card(self.card)
+        self.provenance = self.card.get("provenance")  # None on cards written before provenance existed
         self.kind = interpreter
         if interpreter == "stock":
             self._interp = bench.stock_interpreter(data, path, num_threads=threads)
@@ -127,8 +131,11 @@ class KerasPredictor:
     def __init__(self, checkpoint, *, model_name, method, input_size=None, model_kwargs=None):
         from bhpe_tf.conversion import export as ex
 
+        from bhpe_tf import provenance
+
         if not model_name or not method:
             raise InvalidInputError("a checkpoint needs --model_name and --method (a .tflite carries them in its card)")
+        self.provenance = provenance.for_checkpoint(checkpoint)
         self.model = ex.load_model(model_name, method, checkpoint=checkpoint, input_size=input_size,
                                    model_kwargs=model_kwargs)
         in_shape = self.model.inputs[0].shape
@@ -468,9 +475,13 @@ def run_cli(argv, flag_values=None):
     from bhpe_tf.conversion.export import parse_input_size, parse_model_kwargs
 
     tf.get_logger().setLevel("ERROR")
+    from bhpe_tf import provenance
+
     predictor = open_predictor(model_path, model_name=f.model_name, method=f.method,
                                input_size=parse_input_size(f.input_size), model_kwargs=parse_model_kwargs(f.model_kwargs),
                                threads=f.threads, expect_binary=f.expect_binary, interpreter=f.interpreter)
+    for line in provenance.report_lines(predictor.provenance):  # a synthetic-demo model says so
+        print(line)
     out = infer_images(images, predictor, output_dir=f.output_dir, boxes=boxes, flip_test=f.flip_test,
                        smplx_model=f.smplx_model)
     print(f"wrote {out.results_path} ({len(out.results)} people), {len(out.overlays)} overlay(s)"

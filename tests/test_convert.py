@@ -165,7 +165,8 @@ def test_bihrnet_converts_binary_with_zero_fallbacks(bihrnet_export):
     # the card on disk: every schema field, consistent with the flatbuffer
     on_disk = mc.card_for_tflite(result.tflite_path)
     assert on_disk == card
-    assert list(card) == list(mc.TOP_KEYS)
+    assert list(card) == list(mc.TOP_KEYS) + list(mc.OPTIONAL_TOP_KEYS)
+    assert card["provenance"]["kind"] == "unknown"  # a bare checkpoint: nothing recorded next to it
     assert card["census"]["float_fallbacks"] == []
     assert card["census"]["binary_layers"] > 20
     assert card["census"]["lce_bconv2d"] == card["census"]["binary_layers"]

@@ -114,6 +114,12 @@ def test_two_stage_distillation_chain_trains_and_checkpoints(tmp_path):
 
     out = train(stage2, workdir=tmp_path / "stage2", steps=1, on_restore=capture, **quiet)
     assert out["resumed_from"] is None and out["final_step"] == 1
+    # provenance (model cards, infer): the embedded synthetic data, and the stage it started from
+    from bhpe_tf import provenance
+
+    record = provenance.for_checkpoint(tmp_path / "stage2" / "best.keras")
+    assert record["kind"] == "synthetic" and record["details"]["init_from"]["kind"] == "synthetic"
+    assert provenance.synthetic_only(record)
     stored = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
               if k.startswith("model/") and "OPTIMIZER_SLOT" not in k]
     matched = sum(any(w.shape == t.shape and np.array_equal(w, t) for t in stored) for w in seen["weights"].values())

@@ -12,6 +12,7 @@ tensor, so one model definition serves every method of the table. Facts about LC
   depth-to-space) keep them binary.
 """
 import contextlib
+import contextvars
 
 import larq as lq
 import numpy as np
@@ -21,10 +22,54 @@ from tensorflow.python.autograph.core import ag_ctx
 from bhpe_tf.binary.layers import (ChannelGroupMean, ChannelRepeat, ChannelScale, LearnableBias,
                                    PhaseInterleave, RPReLU)
 from bhpe_tf.binary.methods import BinaryMethod, get_method
+from bhpe_tf.errors import InvalidInputError, UnknownNameError
 
 # PyTorch's BatchNorm defaults (momentum 0.1 there == 0.9 here, eps 1e-5), as Hand4Whole/HRNet use.
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
+
+# Padding of the strided full-precision convs (see fp_conv): "keras" ('same', the default, what LCE
+# converts faithfully) or "torch" (PyTorch's symmetric padding=k//2, for weights imported from
+# PyTorch checkpoints; stock TFLite only, see bhpe_tf.conversion.lce.pad_folding_convs).
+FP_PADDINGS = ("keras", "torch")
+# A context variable rather than a keyword threaded through every block function: the blocks are
+# shared by the binary variants, which always keep "keras"; the model builders set it (their
+# ``padding=`` keyword) around the whole graph construction.
+_FP_PADDING = contextvars.ContextVar("bhpe_fp_padding", default="keras")
+
+
+@contextlib.contextmanager
+def fp_padding(mode: str = "keras"):
+    """Build the full-precision convs (and ResNet's stem max-pool) inside the block with ``mode`` padding."""
+    if mode not in FP_PADDINGS:
+        raise UnknownNameError("padding", str(mode), FP_PADDINGS)
+    token = _FP_PADDING.set(mode)
+    try:
+        yield
+    finally:
+        _FP_PADDING.reset(token)
+
+
+def current_fp_padding() -> str:
+    """The padding mode :func:`fp_padding` selected (``"keras"`` outside any)."""
+    return _FP_PADDING.get()
+
+
+def model_padding(padding: str, *, method):
+    """The :func:`fp_padding` context of a model builder's ``padding=`` keyword.
+
+    ``"torch"`` is for full-precision models only (weights imported from PyTorch): a binary
+    network converts with LCE, which computes padded strided convs differently from Keras, and its
+    ResNet stem is not followed by a ReLU (the zero-padded max-pool is exact only after one).
+    """
+    if padding not in FP_PADDINGS:
+        raise UnknownNameError("padding", str(padding), FP_PADDINGS)
+    method = get_method(method)
+    if padding == "torch" and method.binary:
+        raise InvalidInputError(f"padding='torch' is for full-precision models (weights imported from PyTorch); "
+                                f"the binary method {method.name!r} keeps padding='keras' (LCE folds a padded "
+                                "strided conv into a different 'same' conv)")
+    return fp_padding(padding)
 
 
 @contextlib.contextmanager
@@ -58,14 +103,21 @@ def activation(x, *, method, name):
 
 
 def fp_conv(x, filters, kernel_size, *, strides=1, dilation_rate=1, use_bias=False, name):
-    """Float conv with Keras 'same' padding.
+    """Float conv with Keras 'same' padding, or PyTorch's under ``fp_padding("torch")``.
 
-    PyTorch references pad strided convs symmetrically, Keras 'same' pads bottom/right only. We
-    still use 'same': LCE 0.16's converter folds ``PAD -> CONV_2D(valid, stride 2)`` into
+    PyTorch references pad strided convs symmetrically, Keras 'same' pads bottom/right only. The
+    default is 'same': LCE 0.16's converter folds ``PAD -> CONV_2D(valid, stride 2)`` into
     ``CONV_2D(same)`` and so computes a *different* function from the Keras model (measured: max
-    error 3.9 on unit-variance input, while plain TFLite is exact; see tests/test_binary_core.py).
-    Weights ported from PyTorch therefore see a one-pixel shift on strided convs.
+    error 3.9 on unit-variance input, while plain TFLite is exact; see tests/test_binary_core.py),
+    at the price of a one-pixel shift for weights ported from PyTorch. Under
+    ``fp_padding("torch")`` a strided conv with k > 1 becomes ``ZeroPadding2D(d (k-1) / 2)`` + 'valid'
+    conv, PyTorch's ``padding=k//2`` exactly (stride-1 'same' already is symmetric for odd k); such
+    models convert with the stock TFLite converter only.
     """
+    if strides > 1 and int(kernel_size) > 1 and current_fp_padding() == "torch":
+        x = tf.keras.layers.ZeroPadding2D(dilation_rate * (int(kernel_size) - 1) // 2, name=f"{name}_pad")(x)
+        return tf.keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="valid",
+                                      dilation_rate=dilation_rate, use_bias=use_bias, name=name)(x)
     return tf.keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
                                   dilation_rate=dilation_rate, use_bias=use_bias, name=name)(x)
 
@@ -285,7 +337,8 @@ def subpixel_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "BN_EPSILON", "BN_MOMENTUM", "CONV_SHORTCUTS", "BinaryMethod", "activation", "batch_norm", "binary_conv",
-    "binary_dense", "binary_output_variance", "conv_bn", "conv_residual", "conv_unit", "fp_conv", "no_autograph",
-    "noise_adaptation", "subpixel_conv_transpose", "subpixel_kernel_from_transpose",
+    "BN_EPSILON", "BN_MOMENTUM", "CONV_SHORTCUTS", "FP_PADDINGS", "BinaryMethod", "activation", "batch_norm",
+    "binary_conv", "binary_dense", "binary_output_variance", "conv_bn", "conv_residual", "conv_unit",
+    "current_fp_padding", "fp_conv", "fp_padding", "model_padding", "no_autograph", "noise_adaptation",
+    "subpixel_conv_transpose", "subpixel_kernel_from_transpose",
 ]

@@ -249,6 +249,24 @@ def check_checkpoint_metadata(path, *, model_name: str, method: str) -> None:
         raise InvalidInputError(f"checkpoint {path} holds a {found_model!r} model but --model is {model_name!r}")
 
 
+def checkpoint_build_kwargs(path, model_kwargs=None, *, input_size=None) -> dict:
+    """The builder options to rebuild the model a checkpoint was written from: its metadata's
+    ``build_kwargs`` (written by :mod:`bhpe_tf.import_weights`: e.g. ``padding="torch"``, width,
+    joints), under the caller's ``model_kwargs``. ``input_size`` / an ``input_shape`` option replace the
+    recorded input shape (the networks are fully convolutional); any other option that contradicts
+    the recorded one is refused (another padding would load the weights into a different function)."""
+    meta = checkpoint_metadata(path) or {}
+    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in (meta.get("build_kwargs") or {}).items()}
+    given = dict(model_kwargs or {})
+    if input_size is not None or "input_shape" in given:
+        recorded.pop("input_shape", None)
+    for key, value in given.items():
+        if key in recorded and recorded[key] != value:
+            raise InvalidInputError(f"checkpoint {path} was written for {key}={recorded[key]!r} (its .meta.json) but "
+                                    f"{key}={value!r} was asked; drop that option")
+    return {**recorded, **given}
+
+
 def load_model(model_name: str, method: str, *, checkpoint=None, saved_model=None, input_size=None,
                model_kwargs=None) -> tf.keras.Model:
     """The model to export: ``saved_model`` (a Keras SavedModel folder), or the registered model
@@ -270,6 +288,7 @@ def load_model(model_name: str, method: str, *, checkpoint=None, saved_model=Non
     if checkpoint is not None:
         resolve_checkpoint(checkpoint)  # fail on a missing file before the (slow) build
         check_checkpoint_metadata(checkpoint, model_name=model_name, method=method)
+        model_kwargs = checkpoint_build_kwargs(checkpoint, model_kwargs, input_size=input_size)
     model = build_registered(model_name, method, input_size=input_size, model_kwargs=model_kwargs)
     if checkpoint is not None:
         restore_checkpoint(model, checkpoint, method=method)
@@ -565,8 +584,10 @@ def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
 def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: str, task: str,
                deploy: tf.keras.Model, verification: Verification, uint8_input: bool,
                normalization: Normalization, crop: CropSpec, target: str, int8: bool,
-               keypoint_dataset: Optional[str] = None) -> dict:
+               keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None) -> dict:
     import larq_compute_engine as lce
+
+    from bhpe_tf import provenance as prov
 
     io = flatbuffer_io(flatbuffer)
     inp = io["inputs"][0]
@@ -603,6 +624,7 @@ def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: 
                    "tolerance": float(verification.tolerance), "input": mc.PARITY_INPUT},
         "converter": {"target": target, "int8": bool(int8), "lce_version": str(lce.__version__),
                       "tensorflow_version": str(tf.__version__)},
+        "provenance": prov.validate(provenance) if provenance is not None else prov.unknown(),
     }
     return mc.validate_model_card(card, flatbuffer)
 
@@ -620,8 +642,11 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
            input_size=None, uint8_input: bool = False, normalization: Optional[Normalization] = None,
            crop: Optional[CropSpec] = None, int8: bool = False, int8_range=DEFAULT_INT8_RANGE,
            allow_float_fallback: bool = False, converter: str = "auto", parity_rtol: float = PARITY_RTOL,
-           keypoint_dataset: Optional[str] = None) -> ExportResult:
-    """Convert ``model`` and write ``output`` (``.tflite``) and its card (``.json``, same stem)."""
+           keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None) -> ExportResult:
+    """Convert ``model`` and write ``output`` (``.tflite``) and its card (``.json``, same stem).
+
+    ``provenance`` (:mod:`bhpe_tf.provenance`) is what the weights were learned from; the card
+    records ``unknown`` without it."""
     output = Path(output)
     if output.suffix != ".tflite":
         raise InvalidInputError(f"output must end in .tflite, got {output}")
@@ -642,7 +667,7 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
     card = build_card(flatbuffer=flatbuffer, tflite_file=output.name, model_name=model_name, method=method,
                       task=task, deploy=deploy, verification=verification, uint8_input=uint8_input,
                       normalization=normalization, crop=crop, target=target, int8=int8,
-                      keypoint_dataset=keypoint_dataset)
+                      keypoint_dataset=keypoint_dataset, provenance=provenance)
     mc.atomic_write_bytes(output, flatbuffer)
     card_path = mc.write_model_card(card, mc.card_path_for(output), tflite_bytes=flatbuffer)
     return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification)
@@ -666,6 +691,9 @@ def summary_lines(result: ExportResult) -> list:
                  f"{v.tolerance:.3g}){'' if v.parity_ok else ('  beyond tolerance at isolated values only (near-tie sign flips, accepted)' if v.sparse_flips else '  NOT WITHIN TOLERANCE (int8 dummy ranges)')}")
     ops = ", ".join(f"{k} {n}" for k, n in sorted(v.census.counts.items(), key=lambda kv: -kv[1]))
     lines.append(f"ops: {ops}")
+    provenance = card.get("provenance")
+    if provenance:
+        lines.append(f"provenance ({provenance['kind']}): {provenance['summary']}")
     return lines
 
 
@@ -753,10 +781,18 @@ def run_from_flags(flag_values) -> ExportResult:
     if f.mean or f.std:
         normalization = dataclasses.replace(normalization, **({"mean": _triple(f.mean, "mean")} if f.mean else {}),
                                             **({"std": _triple(f.std, "std")} if f.std else {}))
+    from bhpe_tf import provenance as prov
+
+    if f.checkpoint is not None:
+        provenance = prov.for_checkpoint(f.checkpoint)
+    elif f.saved_model is not None:
+        provenance = prov.unknown(f"no provenance recorded for the SavedModel {os.path.basename(f.saved_model)}")
+    else:
+        provenance = prov.untrained()
     return export(model, f.output, model_name=f.model, method=f.method, input_size=input_size,
                   uint8_input=f.uint8_input, normalization=normalization, int8=f.int8,
                   allow_float_fallback=f.allow_float_fallback, converter=f.converter, parity_rtol=f.parity_rtol,
-                  keypoint_dataset=f.keypoints)
+                  keypoint_dataset=f.keypoints, provenance=provenance)
 
 
 def run_cli(argv, flag_values=None):

@@ -38,6 +38,35 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+def pad_folding_convs(model: tf.keras.Model):
+    """Strided 'valid' ``Conv2D`` layers fed by a ``ZeroPadding2D``: PyTorch-compatible padding
+    (``bhpe_tf.binary.builders.fp_conv`` under ``padding="torch"``, the padding of imported weights).
+
+    LCE 0.16's converter folds ``PAD -> CONV_2D(valid, stride 2)`` into ``CONV_2D(same)``, which pads
+    bottom/right only: a different function (measured: max error 2.4 on unit-variance input), while
+    the stock TFLite converter keeps the PAD and is exact."""
+    found = []
+    for layer in _all_layers(model):
+        if not isinstance(layer, tf.keras.layers.Conv2D) or layer.padding != "valid" or max(layer.strides) == 1:
+            continue
+        inbound = [node.inbound_layers for node in getattr(layer, "_inbound_nodes", [])]
+        flat = [item for group in inbound for item in (group if isinstance(group, (list, tuple)) else [group])]
+        if any(isinstance(item, tf.keras.layers.ZeroPadding2D) for item in flat):
+            found.append(layer)
+    return found
+
+
+def check_lce_padding(model: tf.keras.Model):
+    """Refuse (``ConversionError``) an LCE conversion that would fold PyTorch-style padding wrongly."""
+    folded = pad_folding_convs(model)
+    if folded:
+        names = ", ".join(layer.name for layer in folded[:3]) + (" ..." if len(folded) > 3 else "")
+        raise ConversionError(f"{len(folded)} strided convs use PyTorch-compatible padding (explicit PAD before a "
+                              f"'valid' conv: {names}), which LCE 0.16 folds into a 'same' conv that pads "
+                              "bottom/right only, a different function; convert this full-precision model with the "
+                              "stock TFLite converter (--converter tflite, the default for full precision; no --int8)")
+
+
 def check_convertible(model: tf.keras.Model, *, allow_float_fallback: bool = False):
     """Refuse (``ConversionError``) unfixed input sizes and layers LCE would silently run in float."""
     for tensor in model.inputs:
@@ -88,6 +117,7 @@ def convert(model: tf.keras.Model, *, target: str = "arm", int8_range=None,
     import larq_compute_engine as lce
 
     check_convertible(model, allow_float_fallback=allow_float_fallback)
+    check_lce_padding(model)
     with tempfile.TemporaryDirectory() as directory:
         lean_saved_model(model, directory)
         return lce.convert_saved_model(directory, inference_input_type=inference_input_type,

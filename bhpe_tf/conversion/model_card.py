@@ -17,7 +17,12 @@ the benchmark CLI, the Android app's Java reader). Schema, version 1 (keep exact
      "census": {"op_counts": {...}, "float_fallbacks": [...], "binary_layers": int, "lce_bconv2d": int},
      "parity": {"max_abs_diff": float, "output_scale": float, "tolerance": float,
                 "input": "seeded uniform [0,255] image, seed 0"},
-     "converter": {"target": "arm" | "tflite", "int8": bool, "lce_version": str, "tensorflow_version": str}}
+     "converter": {"target": "arm" | "tflite", "int8": bool, "lce_version": str, "tensorflow_version": str},
+     "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown",
+                    "summary": str, "details": {...}}}
+
+``provenance`` is the one optional key (cards written before it existed lack it; readers then
+report the provenance as unknown).
 
 Meaning of the fields a consumer must get right:
 
@@ -45,6 +50,10 @@ Meaning of the fields a consumer must get right:
   (float sums) and LCE (exact integer sums) in large networks; the converter then warns.
   For ``converter.int8`` models (dummy int8 ranges, a latency experiment) the tolerance is wider
   (see :mod:`bhpe_tf.conversion.export`).
+* ``provenance``: what the weights were learned from (:mod:`bhpe_tf.provenance`): official weights
+  imported by ``bhpe-import`` (``details.sources`` with each file's sha256), a user's dataset, only
+  the embedded synthetic demo data (``infer`` then warns that its keypoints are not a real model's),
+  fresh weights (``--random_init``) or unknown. ``summary`` is one line for people.
 * ``converter.target``: LCE's target (``"arm"``) or ``"tflite"`` for the stock TFLite converter
   (full-precision models converted without LCE; ``lce_version`` is then still recorded).
 """
@@ -79,6 +88,7 @@ KEYPOINTS_KEYS = ("dataset", "names", "flip_pairs", "skeleton")
 CENSUS_KEYS = ("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d")
 PARITY_KEYS = ("max_abs_diff", "output_scale", "tolerance", "input")
 CONVERTER_KEYS = ("target", "int8", "lce_version", "tensorflow_version")
+OPTIONAL_TOP_KEYS = ("provenance",)
 
 
 def card_path_for(tflite_path) -> Path:
@@ -95,14 +105,14 @@ def _fail(field: str, message: str):
     raise InvalidInputError(f"model card: {field}: {message}")
 
 
-def _exact_keys(obj, keys, field):
+def _exact_keys(obj, keys, field, optional=()):
     if not isinstance(obj, dict):
         _fail(field, f"must be an object, got {type(obj).__name__}")
     missing = [k for k in keys if k not in obj]
     if missing:
         prefix = "" if field == "card" else f"{field}."
         _fail(", ".join(prefix + k for k in missing), "missing field" + ("s" if len(missing) > 1 else ""))
-    extra = sorted(set(obj) - set(keys))
+    extra = sorted(set(obj) - set(keys) - set(optional))
     if extra:
         _fail(field, f"unknown field{'s' if len(extra) > 1 else ''} {', '.join(repr(k) for k in extra)}")
 
@@ -142,7 +152,7 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
     With ``tflite_bytes`` also check that the card describes that flatbuffer (size and sha256).
     Returns the card unchanged.
     """
-    _exact_keys(card, TOP_KEYS, "card")
+    _exact_keys(card, TOP_KEYS, "card", optional=OPTIONAL_TOP_KEYS)
     _check(card["format"] == FORMAT, "format", f"must be {FORMAT!r}, got {card['format']!r}")
     _check(card["version"] == VERSION, "version", f"unsupported version {card['version']!r} (this reader knows {VERSION})")
     for key in ("bhpe_tf_version", "model", "method", "tflite_file", "sha256"):
@@ -250,6 +260,14 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
     _check(isinstance(conv["int8"], bool), "converter.int8", "must be true or false")
     for key in ("lce_version", "tensorflow_version"):
         _check(isinstance(conv[key], str) and conv[key], f"converter.{key}", "must be a non-empty string")
+
+    if "provenance" in card:
+        from bhpe_tf.provenance import validate as validate_provenance
+
+        try:
+            validate_provenance(card["provenance"])
+        except InvalidInputError as err:
+            raise InvalidInputError(f"model card: {err}") from None
 
     if tflite_bytes is not None:
         _check(len(tflite_bytes) == card["file_size_bytes"], "file_size_bytes",

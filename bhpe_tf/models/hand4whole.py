@@ -652,8 +652,8 @@ class Hand4WholeModel(tf.keras.Model):
 def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None, input_shape=(512, 384, 3),
                     hand_shape=(256, 256), face_shape=(192, 192), encoder_width=64, head_channels=512,
                     boxnet_channels=256, boxnet_fusion=True, boxnet_binary_mlp=False,
-                    resnet50_blocks=RESNET50_BLOCKS, resnet18_blocks=RESNET18_BLOCKS, weights=None,
-                    name=None) -> Hand4WholeModel:
+                    resnet50_blocks=RESNET50_BLOCKS, resnet18_blocks=RESNET18_BLOCKS, padding="keras",
+                    weights=None, name=None) -> Hand4WholeModel:
     """BinaryHPE (Li et al., arXiv 2311.14323) / Hand4Whole (``method="fp"``) as a Keras model.
 
     Args:
@@ -672,6 +672,8 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
             ``(2, 1, 1, 1)`` / ``(1, 1, 1, 1)`` keep every block type (and every LCR variant) in a
             graph small enough to convert quickly in tests.
         boxnet_fusion, boxnet_binary_mlp: Binarized BoxNet design switches (module docstring).
+        padding: the encoders' padding, ``"keras"`` or ``"torch"`` (full precision only, for weights
+            imported from torchvision / Hand4Whole checkpoints; :func:`bhpe_tf.models.resnet.build_resnet`).
         weights: a checkpoint written by :func:`save_weights` to load (method and options checked).
 
     Returns:
@@ -697,7 +699,7 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
                    face_shape=tuple(face_shape), encoder_width=encoder_width, head_channels=head_channels,
                    boxnet_channels=boxnet_channels, boxnet_fusion=boxnet_fusion,
                    boxnet_binary_mlp=boxnet_binary_mlp, resnet50_blocks=tuple(resnet50_blocks),
-                   resnet18_blocks=tuple(resnet18_blocks))
+                   resnet18_blocks=tuple(resnet18_blocks), padding=str(padding))
     with no_autograph():
         outputs, image = _network(method=method, geometry=geometry, **{
             k: v for k, v in options.items() if k not in ("input_shape", "hand_shape", "face_shape")})
@@ -720,7 +722,8 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
 
 def build_hand4whole(*, smplx_model_path=None, input_shape=(512, 384, 3), **kwargs) -> Hand4WholeModel:
     """Hand4Whole (Moon et al. CVPRW 2022): :func:`build_binaryhpe` with ``method="fp"``."""
-    if "method" in kwargs:
+    method = kwargs.pop("method", "fp")  # the converter and trainer pass the method of every model
+    if get_method(method).binary:
         raise InvalidInputError("build_hand4whole is the full-precision model; use build_binaryhpe(method=...)")
     return build_binaryhpe(method="fp", smplx_model_path=smplx_model_path, input_shape=input_shape, **kwargs)
 
@@ -730,13 +733,14 @@ SMPLX_STAGE_INPUTS = ("root_pose_6d", "body_pose_6d", "lhand_pose_6d", "rhand_po
 
 
 def _network(*, method, geometry, encoder_width, head_channels, boxnet_channels, boxnet_fusion, boxnet_binary_mlp,
-             resnet50_blocks, resnet18_blocks):
+             resnet50_blocks, resnet18_blocks, padding="keras"):
     """Steps 1-6 of the pipeline; returns (outputs dict, image input)."""
     image = tf.keras.Input(shape=geometry.input_shape + (3,), name="image")
     # 1-2. body encoder and PositionNet
     body_image = NearestDownsample(2, name="body_input")(image)
     body_encoder = build_resnet(input_shape=geometry.body_shape + (3,), depth=50, method=method,
-                                width=encoder_width, blocks=resnet50_blocks, name="body_encoder")
+                                width=encoder_width, blocks=resnet50_blocks, padding=padding,
+                                name="body_encoder")
     body_feature = body_encoder(body_image)
     body_coords, body_heatmaps = position_net(body_feature, joints=NUM_BODY_JOINTS, depth=geometry.body_depth,
                                               name="body_position")
@@ -756,7 +760,8 @@ def _network(*, method, geometry, encoder_width, head_channels, boxnet_channels,
         RoICrop(geometry.hand_shape, mirror=True, name="lhand_crop")([image, crop_boxes["lhand"]]),
         RoICrop(geometry.hand_shape, name="rhand_crop")([image, crop_boxes["rhand"]])])
     hand_encoder = build_resnet(input_shape=geometry.hand_shape + (3,), depth=50, method=method,
-                                width=encoder_width, blocks=resnet50_blocks, name="hand_encoder")
+                                width=encoder_width, blocks=resnet50_blocks, padding=padding,
+                                name="hand_encoder")
     hand_feature = hand_encoder(hand_images)
     heads = hand_heads(feature_shape=tuple(hand_feature.shape[1:]), head_channels=head_channels,
                        depth=geometry.hand_depth)
@@ -773,7 +778,8 @@ def _network(*, method, geometry, encoder_width, head_channels, boxnet_channels,
                                                      head_channels=head_channels)
     face_image = RoICrop(geometry.face_shape, name="face_crop")([image, crop_boxes["face"]])
     face_encoder = build_resnet(input_shape=geometry.face_shape + (3,), depth=18, method=method,
-                                width=encoder_width, blocks=resnet18_blocks, name="face_encoder")
+                                width=encoder_width, blocks=resnet18_blocks, padding=padding,
+                                name="face_encoder")
     expression, jaw = face_regressor(face_encoder(face_image))
     outputs.update({
         "root_pose_6d": root, "body_pose_6d": body, "lhand_pose_6d": lhand_pose, "rhand_pose_6d": rhand_pose,

@@ -72,7 +72,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from bhpe_tf.binary.builders import activation, conv_unit
+from bhpe_tf.binary.builders import activation, conv_unit, model_padding
 from bhpe_tf.binary.layers import ChannelSlice
 from bhpe_tf.binary.methods import BinaryMethod, get_method, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
@@ -372,7 +372,7 @@ def _build(*, input_shape, num_joints, method, width, stage_modules, num_blocks,
 
 
 def build_hrnet_w32(*, input_shape=(256, 192, 3), num_joints=17, method="fp", width=32,
-                    stage_modules=STAGE_MODULES, num_blocks=NUM_BLOCKS, name=None) -> tf.keras.Model:
+                    stage_modules=STAGE_MODULES, num_blocks=NUM_BLOCKS, padding="keras", name=None) -> tf.keras.Model:
     """HRNet (Sun et al., CVPR 2019, "Deep High-Resolution Representation Learning for Human Pose
     Estimation"), SimpleBaseline-style heatmap head, binarized per ``method``.
 
@@ -383,13 +383,18 @@ def build_hrnet_w32(*, input_shape=(256, 192, 3), num_joints=17, method="fp", wi
 
     ``method`` is any preset of :mod:`bhpe_tf.binary.methods` (``"bnn"`` gives BNN-HRNet etc.):
     see the module docstring for which layers stay full precision.
+
+    ``padding="torch"`` (full precision only) pads the strided convs as PyTorch does, so weights
+    imported from the official checkpoints (:mod:`bhpe_tf.import_weights`) compute the PyTorch
+    function; see :func:`bhpe_tf.binary.builders.fp_conv`.
     """
     method = get_method(method)
     _check_common(input_shape, num_joints, width, stage_modules, num_blocks)
-    return _build(input_shape=input_shape, num_joints=num_joints, method=method, width=int(width),
-                  stage_modules=tuple(stage_modules), num_blocks=int(num_blocks),
-                  stage1_block=bottleneck, branch_block=basic_block,
-                  name=name or (f"hrnet_w{width}" if method.name == "fp" else f"{method.name}_hrnet_w{width}"))
+    with model_padding(padding, method=method):
+        return _build(input_shape=input_shape, num_joints=num_joints, method=method, width=int(width),
+                      stage_modules=tuple(stage_modules), num_blocks=int(num_blocks),
+                      stage1_block=bottleneck, branch_block=basic_block,
+                      name=name or (f"hrnet_w{width}" if method.name == "fp" else f"{method.name}_hrnet_w{width}"))
 
 
 def bihrnet_method(method=DEFAULT_BINARY_METHOD) -> BinaryMethod:

@@ -27,6 +27,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from bhpe_tf.binary import activation, batch_norm, conv_bn, conv_unit, fp_conv, get_method
+from bhpe_tf.binary.builders import current_fp_padding, model_padding
 from bhpe_tf.errors import InvalidInputError
 
 # torchvision's stage layouts.
@@ -53,6 +54,11 @@ def stem(x, *, method, filters=64, name="stem"):
     x = fp_conv(x, filters, 7, strides=2, name=f"{name}_conv")
     x = batch_norm(x, name=f"{name}_bn")
     x = activation(x, method=method, name=f"{name}_act")
+    if current_fp_padding() == "torch":
+        # PyTorch's MaxPool2d(3, 2, padding=1) pads with -inf; after the FP stem's ReLU (>= 0) a zero
+        # never exceeds a window's maximum, so zero padding + 'valid' pooling is exact.
+        x = tf.keras.layers.ZeroPadding2D(1, name=f"{name}_pool_pad")(x)
+        return tf.keras.layers.MaxPooling2D(3, strides=2, padding="valid", name=f"{name}_pool")(x)
     return tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
 
 
@@ -94,7 +100,8 @@ def residual_stage(x, filters, blocks, *, strides, block, method, name):
     return x
 
 
-def build_resnet(*, input_shape, depth=50, method="fp", width=64, blocks: Sequence[int] = None, name=None):
+def build_resnet(*, input_shape, depth=50, method="fp", width=64, blocks: Sequence[int] = None, padding="keras",
+                 name=None):
     """A ResNet encoder as a Keras model: image ``(H, W, 3)`` -> feature ``(H/32, W/32, C)``.
 
     Args:
@@ -103,6 +110,9 @@ def build_resnet(*, input_shape, depth=50, method="fp", width=64, blocks: Sequen
         method: a preset name or :class:`~bhpe_tf.binary.BinaryMethod`.
         width: base width (64 in the paper); smaller values make fast test models.
         blocks: blocks per stage (default torchvision's layout for ``depth``).
+        padding: ``"keras"`` or ``"torch"`` (full precision only: torchvision's symmetric padding of
+            the strided convs and the stem max-pool, for imported weights; see
+            :func:`bhpe_tf.binary.builders.fp_conv`).
     """
     method = get_method(method)
     if depth not in (18, 50):
@@ -114,19 +124,20 @@ def build_resnet(*, input_shape, depth=50, method="fp", width=64, blocks: Sequen
     blocks = tuple(blocks) if blocks is not None else (RESNET50_BLOCKS if depth == 50 else RESNET18_BLOCKS)
     block = bottleneck_block if depth == 50 else basic_block
     name = name or f"resnet{depth}_{method.name}"
-    inputs = tf.keras.Input(shape=tuple(input_shape), name=f"{name}_image")
-    x = stem(inputs, method=method, filters=width, name=f"{name}_stem")
-    for stage, count in enumerate(blocks):
-        x = residual_stage(x, width * 2 ** stage, count, strides=1 if stage == 0 else 2, block=block,
-                           method=method, name=f"{name}_stage{stage + 1}")
+    with model_padding(padding, method=method):
+        inputs = tf.keras.Input(shape=tuple(input_shape), name=f"{name}_image")
+        x = stem(inputs, method=method, filters=width, name=f"{name}_stem")
+        for stage, count in enumerate(blocks):
+            x = residual_stage(x, width * 2 ** stage, count, strides=1 if stage == 0 else 2, block=block,
+                               method=method, name=f"{name}_stage{stage + 1}")
     return tf.keras.Model(inputs, x, name=name)
 
 
-def build_resnet50(*, input_shape, method="fp", width=64, name=None):
+def build_resnet50(*, input_shape, method="fp", width=64, padding="keras", name=None):
     """ResNet-50 encoder (Hand4Whole's body and hand backbone)."""
-    return build_resnet(input_shape=input_shape, depth=50, method=method, width=width, name=name)
+    return build_resnet(input_shape=input_shape, depth=50, method=method, width=width, padding=padding, name=name)
 
 
-def build_resnet18(*, input_shape, method="fp", width=64, name=None):
+def build_resnet18(*, input_shape, method="fp", width=64, padding="keras", name=None):
     """ResNet-18 encoder (Hand4Whole's face backbone)."""
-    return build_resnet(input_shape=input_shape, depth=18, method=method, width=width, name=name)
+    return build_resnet(input_shape=input_shape, depth=18, method=method, width=width, padding=padding, name=name)

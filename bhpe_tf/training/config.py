@@ -72,7 +72,9 @@ TRAIN_DEFAULTS = {"batch_size": 32, "epochs": 1, "steps_per_epoch": 1000, "check
                   # loss on the first batch exceeds this (an exploding architecture); None disables.
                   "max_initial_scale": 1e4,
                   "debug_nan_at_step": None}
-TOP_DEFAULTS = {"stage": "fp", "init_from": None, "teacher": None, "loss": {}}
+# init_fp_from: a full-precision HRNet .keras (e.g. an imported official HRNet-W32) whose stem and
+# head initialise a student's real-valued stem and head (bhpe_tf.import_weights.init_fp_parts).
+TOP_DEFAULTS = {"stage": "fp", "init_from": None, "init_fp_from": None, "teacher": None, "loss": {}}
 
 
 def with_defaults(config: dict) -> dict:

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
-from bhpe_tf.fileio import atomic_write_text
+from bhpe_tf.fileio import atomic_save_keras, atomic_write_text
 from bhpe_tf.training import config as cfg_lib
 from bhpe_tf.training.tasks import make_task
 
@@ -53,14 +53,6 @@ class InitialScaleError(UserError, RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def atomic_save_keras(model: tf.keras.Model, path) -> None:
-    """``model.save`` to a temporary ``.keras`` beside ``path``, then ``os.replace`` (never half a file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
-    model.save(str(tmp), save_format="keras")
-    os.replace(tmp, path)
-
-
 def make_strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
@@ -145,6 +137,18 @@ def check_initial_scale(task, model, teacher, loss_obj, batch, *, limit, model_n
             f"learn. Diagnose with `python -m bhpe_tf.stats --model {model_name} --activations`; "
             f"--set train.max_initial_scale=none trains anyway")
     return output_std, loss
+
+
+def _check_init_padding(path, task) -> None:
+    """Refuse initialising from imported weights (PyTorch padding, ``OUT.keras.meta.json``) a model built
+    with Keras padding: the weights would load, computing another function (a one-pixel shift)."""
+    from bhpe_tf.conversion.export import checkpoint_metadata
+
+    recorded = ((checkpoint_metadata(path) or {}).get("build_kwargs") or {}).get("padding", "keras")
+    built = task._model_kwargs().get("padding", "keras")
+    if recorded != built:
+        raise UserError(f"init_from {path} was built with padding={recorded!r} but this run's model uses "
+                        f"padding={built!r}; add --set model.kwargs.padding={recorded}")
 
 
 def _per_replica_dataset(source, *, start_sample, global_batch, per_replica, replica_offset_fn):
@@ -293,8 +297,21 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         resumed_from = int(step_var.numpy())
         log(f"resuming from {manager.latest_checkpoint} (step {resumed_from}, sample {int(samples_var.numpy())})")
     elif config.get("init_from"):
+        _check_init_padding(config["init_from"], task)
         restore_weights(model, config["init_from"], what="init_from checkpoint (previous stage)")
         log(f"initialised {model.name} from {config['init_from']}")
+    if resumed_from is None and config.get("init_fp_from"):
+        from bhpe_tf.import_weights import init_fp_parts
+
+        copied = init_fp_parts(model, config["init_fp_from"])
+        log(f"initialised the real-valued stem and head of {model.name} ({len(copied)} layers) from "
+            f"{config['init_fp_from']}")
+    if chief and resumed_from is None:  # what the weights are learned from: model cards and infer report it
+        from bhpe_tf import provenance
+
+        atomic_write_text(workdir / provenance.WORKDIR_FILE, json.dumps(provenance.for_training(
+            config=config, data_dir=data_dir, init_from=config.get("init_from"),
+            init_fp_from=config.get("init_fp_from")), indent=1))
 
     if on_restore is not None:  # test hook: inspect the restored state (model, optimizer, checkpoint)
         on_restore(model=model, optimizer=optimizer, checkpoint=manager.latest_checkpoint, step=int(step_var.numpy()))

@@ -148,6 +148,11 @@ class Task:
 
         kwargs = dict(teacher.get("kwargs") or {})
         kwargs.update(self._teacher_defaults())
+        if teacher.get("checkpoint"):
+            from bhpe_tf.conversion.export import checkpoint_build_kwargs
+
+            # an imported teacher records its builder options (padding="torch", width, joints)
+            kwargs = checkpoint_build_kwargs(teacher["checkpoint"], kwargs)
         model = build_model(teacher["model"], method=teacher.get("method", "fp"), **kwargs)
         model.trainable = False
         return model

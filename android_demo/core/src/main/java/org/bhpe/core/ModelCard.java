@@ -34,8 +34,12 @@ import java.util.TreeSet;
  *  "keypoints": {"dataset", "names", "flip_pairs", "skeleton"} | null,
  *  "census": {"op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d"},
  *  "parity": {"max_abs_diff", "output_scale", "tolerance", "input"},
- *  "converter": {"target": "arm" | "xcore" | "tflite", "int8", "lce_version", "tensorflow_version"}}
+ *  "converter": {"target": "arm" | "xcore" | "tflite", "int8", "lce_version", "tensorflow_version"},
+ *  "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown", "summary", "details"}}
  * </pre>
+ *
+ * {@code provenance} is the one optional key (what the weights were learned from; cards written before it
+ * existed lack it and read as {@link Provenance#UNKNOWN}).
  *
  * Normalisation: the network sees {@code ((x * scale) - mean) / std} for the RGB byte {@code x}; with
  * {@code input.dtype == "uint8"} that happens inside the graph and the caller feeds raw bytes, with
@@ -67,6 +71,9 @@ public final class ModelCard {
     static final List<String> CENSUS_KEYS = listOf("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d");
     static final List<String> PARITY_KEYS = listOf("max_abs_diff", "output_scale", "tolerance", "input");
     static final List<String> CONVERTER_KEYS = listOf("target", "int8", "lce_version", "tensorflow_version");
+    static final List<String> OPTIONAL_TOP_KEYS = listOf("provenance");
+    static final List<String> PROVENANCE_KEYS = listOf("kind", "summary", "details");
+    public static final List<String> PROVENANCE_KINDS = listOf("imported", "dataset", "synthetic", "untrained", "unknown");
 
     /** {@code input}: the one image input of the flatbuffer. */
     public static final class Input {
@@ -194,6 +201,21 @@ public final class ModelCard {
         }
     }
 
+    /** {@code provenance}: what the weights were learned from (bhpe_tf.provenance). */
+    public static final class Provenance {
+        public static final Provenance UNKNOWN = new Provenance("unknown", "no provenance recorded in the model card");
+        public final String kind;
+        public final String summary;
+
+        Provenance(String kind, String summary) {
+            this.kind = kind;
+            this.summary = summary;
+        }
+
+        /** True for a model trained only on the embedded synthetic demo data: not a real pose model. */
+        public boolean isSyntheticDemo() { return "synthetic".equals(kind); }
+    }
+
     /** {@code converter}. */
     public static final class Converter {
         public final String target;
@@ -227,9 +249,11 @@ public final class ModelCard {
     public final Census census;
     public final Parity parity;
     public final Converter converter;
+    /** {@link Provenance#UNKNOWN} when the card has no {@code provenance}. */
+    public final Provenance provenance;
 
     private ModelCard(Map<String, Object> card) {
-        exactKeys(card, TOP_KEYS, "card");
+        exactKeys(card, TOP_KEYS, OPTIONAL_TOP_KEYS, "card");
         format = string(card, "format", "format");
         check(FORMAT.equals(format), "format", "must be '" + FORMAT + "', got " + repr(format)
                 + " (not a bhpe-tf model card)");
@@ -393,6 +417,20 @@ public final class ModelCard {
         String lce = nonEmpty(conv, "lce_version", "converter.lce_version");
         String tfv = nonEmpty(conv, "tensorflow_version", "converter.tensorflow_version");
         converter = new Converter((String) conv.get("target"), (Boolean) conv.get("int8"), lce, tfv);
+
+        // provenance (optional)
+        if (card.containsKey("provenance")) {
+            Map<String, Object> prov = object(card.get("provenance"), "provenance");
+            exactKeys(prov, PROVENANCE_KEYS, "provenance");
+            check(PROVENANCE_KINDS.contains(prov.get("kind")), "provenance.kind",
+                    "must be one of " + join(PROVENANCE_KINDS) + ", got " + repr(prov.get("kind")));
+            String summary = nonEmpty(prov, "summary", "provenance.summary");
+            check(summary.indexOf('\n') < 0, "provenance.summary", "must be one line");
+            object(prov.get("details"), "provenance.details");
+            provenance = new Provenance((String) prov.get("kind"), summary);
+        } else {
+            provenance = Provenance.UNKNOWN;
+        }
     }
 
     // ------------------------------------------------------------------ entry points
@@ -510,7 +548,8 @@ public final class ModelCard {
     public String summary() {
         return model + "/" + method + " " + task + " " + input.height() + "x" + input.width() + " " + input.dtype
                 + ", " + census.lceBconv2d + " LceBconv2d" + (census.floatFallbacks > 0
-                ? ", " + census.floatFallbacks + " float fallbacks" : "");
+                ? ", " + census.floatFallbacks + " float fallbacks" : "")
+                + (provenance.isSyntheticDemo() ? ", trained on synthetic demo data only (not a real pose model)" : "");
     }
 
     // ------------------------------------------------------------------ helpers
@@ -522,6 +561,10 @@ public final class ModelCard {
     }
 
     private static void exactKeys(Map<String, Object> obj, List<String> keys, String field) {
+        exactKeys(obj, keys, Collections.<String>emptyList(), field);
+    }
+
+    private static void exactKeys(Map<String, Object> obj, List<String> keys, List<String> optional, String field) {
         List<String> missing = new ArrayList<>();
         String prefix = "card".equals(field) ? "" : field + ".";
         for (String k : keys) {
@@ -532,6 +575,7 @@ public final class ModelCard {
         }
         TreeSet<String> extra = new TreeSet<>(obj.keySet());
         extra.removeAll(keys);
+        extra.removeAll(optional);
         if (!extra.isEmpty()) {
             List<String> quoted = new ArrayList<>();
             for (String e : extra) quoted.add("'" + e + "'");

@@ -60,6 +60,22 @@ public class ModelCardTest {
     }
 
     @Test
+    public void provenanceIsOptionalAndChecked() {
+        ModelCard old = ModelCard.parse(TestJson.validKeypointCard());
+        assertEquals("unknown", old.provenance.kind);
+        Map<String, Object> card = TestJson.parseMutable(TestJson.validKeypointCard());
+        card.put("provenance", TestJson.parseMutable(
+                "{\"kind\": \"synthetic\", \"summary\": \"trained on the embedded synthetic demo data only\", \"details\": {}}"));
+        ModelCard demo = ModelCard.parse(TestJson.write(card));
+        assertTrue(demo.provenance.isSyntheticDemo());
+        assertTrue(demo.summary(), demo.summary().contains("synthetic demo data only"));
+        expectCardError("provenance.kind", c -> c.put("provenance", TestJson.parseMutable(
+                "{\"kind\": \"guessed\", \"summary\": \"x\", \"details\": {}}")));
+        expectCardError("provenance", c -> c.put("provenance", TestJson.parseMutable(
+                "{\"kind\": \"imported\", \"summary\": \"x\", \"details\": {}, \"extra\": 1}")));
+    }
+
+    @Test
     public void missingFieldsAreNamed() {
         expectCardError("sha256", c -> c.remove("sha256"));
         expectCardError("input.shape", c -> TestJson.obj(c, "input").remove("shape"));
