@@ -182,21 +182,20 @@ def changes(old: dict, new: dict) -> list:
 
 def _check_builder_kwargs(model_name: str, kwargs, where: str) -> None:
     """A ``model.kwargs`` typo is one line listing the builder's options (not a TypeError at build time)."""
-    import inspect
-
-    from bhpe_tf.models import get_builder
+    from bhpe_tf.models import builder_options
 
     if kwargs is None:
         return
     if not isinstance(kwargs, dict):
         raise ConfigError(f"{where} must be a dict of builder options, got {kwargs!r}")
-    # build_hand4whole(**kwargs) forwards to build_binaryhpe: check against the options that take them
-    params = inspect.signature(get_builder("binaryhpe" if model_name == "hand4whole" else model_name)).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+    options, accepts_any = builder_options(model_name)
+    if accepts_any:
         return
-    options = [p for p in params if params[p].kind == params[p].KEYWORD_ONLY and p != "method"]
+    options = [p for p in options if p != "method"]  # the method is model.method
     for key in kwargs:
-        if key not in params or key == "method":
+        if key == "method":
+            raise ConfigError(f"{where}.method: the binarization method is set by model.method (teacher.method)")
+        if key not in options:
             close = difflib.get_close_matches(key, options, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(f"{where}.{key}: {model_name} has no option {key!r}{hint} (options: {', '.join(options)})")
