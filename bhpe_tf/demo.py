@@ -115,9 +115,10 @@ def main(argv):
     del argv
     from absl import logging
 
+    from bhpe_tf.fileio import ensure_directory
+
     logging.set_verbosity(logging.WARNING)  # TensorFlow's SavedModel chatter hides the demo's tables
-    workdir = Path(flags.FLAGS.workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = ensure_directory(Path(flags.FLAGS.workdir).resolve(), what="--workdir")
     outputs = {}
     stages = [("binary core: every method preset -> LCE, verified binary", stage_binary_core),
               ("train a binary BiHRNet student on the embedded synthetic figures", stage_train),
@@ -135,7 +136,9 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    from bhpe_tf.cli import user_errors_exit
+
+    app.run(user_errors_exit(main))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ Inputs:
 
 User mistakes (missing or malformed files: :class:`bhpe_tf.errors.UserError`, which
 :class:`~bhpe_tf.data.records.DataError` is) print one line to stderr and exit with status 2.
+Ground truth that cannot be scored (NaN / inf or far-off-image coordinates, missing head boxes) is
+left out with one ``warning: ...`` line giving the count; non-finite predictions are an error.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from absl import app, flags
 
 from bhpe_tf.cli import user_errors_exit
 from bhpe_tf.data.records import DataError
-from bhpe_tf.errors import UserError
+from bhpe_tf.errors import UserError, print_warnings_as_lines
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("dataset", None, ["coco", "mpii", "h36m", "ehf"], "Benchmark to evaluate on.")
@@ -121,6 +123,12 @@ def evaluate_h36m(predictions, annotations) -> str:
         joints = joints[[order[str(n)] for n in gt["imgname"]]]
     if joints.shape != gt_s[..., :3].shape:
         raise DataError(f"joints_3d has shape {joints.shape}, expected {gt_s[..., :3].shape}", path=predictions)
+    bad = np.flatnonzero(~np.all(np.isfinite(joints), axis=(1, 2)))
+    if bad.size:
+        names = gt["imgname"] if "imgname" in gt.files else None
+        first = f"frame #{bad[0]}" + (f" ({names[bad[0]]})" if names is not None else "")
+        raise DataError(f"joints_3d has NaN or inf in {bad.size} frame(s), first {first}: the metric is undefined",
+                        path=predictions)
     valid = gt_s[..., 3] > 0
     stats = {"MPJPE": mpjpe(joints, gt_s[..., :3], root=0, valid=valid),
              "PA-MPJPE": pa_mpjpe(joints, gt_s[..., :3], valid=valid)}
@@ -141,6 +149,10 @@ def evaluate_ehf(predictions, annotations, *, subsets_file) -> str:
     records = load_ehf(root=annotations, expected_frames=None)
     pred = _load_npz(predictions, ["vertices"])
     verts = np.asarray(pred["vertices"], np.float64)
+    bad = np.flatnonzero(~np.all(np.isfinite(verts.reshape(len(verts), -1)), axis=1))
+    if bad.size:
+        raise DataError(f"vertices have NaN or inf in {bad.size} frame(s), first #{bad[0]}: the metric is undefined",
+                        path=predictions)
     names = [str(n) for n in pred["frames"]] if "frames" in pred.files else [r.image_id for r in records]
     by_name = {r.image_id: r for r in records}
     missing = [n for n in names if n not in by_name]
@@ -156,6 +168,7 @@ def evaluate_ehf(predictions, annotations, *, subsets_file) -> str:
 
 @user_errors_exit
 def main(argv):
+    print_warnings_as_lines()  # ground truth a metric leaves out: one "warning: ..." line each
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments {' '.join(argv[1:])}")
     if FLAGS.dataset is None:

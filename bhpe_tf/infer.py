@@ -16,7 +16,8 @@
 * Prints the model's provenance (model card / ``.meta.json`` / trainer workdir, :mod:`bhpe_tf.provenance`):
   imported official weights with their sha256, a user's dataset, or, in one warning line, that a
   model was trained only on the embedded synthetic demo data (its skeletons are not a real model's).
-* Writes per image ``<stem>_overlay.png`` (skeleton, or mesh wireframe), ``results.json`` (COCO
+* Writes per image ``<stem>_overlay.png`` (skeleton, or mesh wireframe; names stay unique when two
+  inputs share a stem: they mirror the inputs' relative paths, see :func:`output_stems`), ``results.json`` (COCO
   keypoint results: ``image_id``, ``category_id`` 1, ``keypoints`` flat x, y, score, ``score`` =
   box score x mean keypoint score above 0.2) and, for mesh models, ``<stem>_<k>.obj``.
 
@@ -38,6 +39,7 @@ import cv2
 import numpy as np
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.fileio import atomic_output, atomic_write_bytes
 from bhpe_tf.metrics.coco import rescore_instances
 
 KEYPOINT_SCORE_THRESHOLD = 0.2  # instance score = box score x mean of keypoint scores above this
@@ -78,6 +80,25 @@ def _normalize(image, normalization) -> np.ndarray:
     return Normalization.from_dict(normalization).apply(image)
 
 
+def check_card_matches_flatbuffer(card, flatbuffer: bytes, *, card_path, tflite_path) -> None:
+    """The card's input / output shapes and dtypes must be the flatbuffer's (a hand-edited or stale card
+    would otherwise crop to the wrong size and fail deep inside the interpreter)."""
+    from bhpe_tf.conversion.export import flatbuffer_io
+
+    io = flatbuffer_io(flatbuffer)
+    actual = io["inputs"][0]
+    if list(card["input"]["shape"]) != actual["shape"] or card["input"]["dtype"] != actual["dtype"]:
+        raise InvalidInputError(f"model card {card_path}: input {card['input']['shape']} {card['input']['dtype']} "
+                                f"but {tflite_path} takes {actual['shape']} {actual['dtype']}; convert again (the card "
+                                "is written with the flatbuffer)")
+    for out in card["outputs"]:
+        index = int(out["index"])
+        if index >= len(io["outputs"]) or list(out["shape"]) != io["outputs"][index]["shape"]:
+            found = io["outputs"][index]["shape"] if index < len(io["outputs"]) else "no such output"
+            raise InvalidInputError(f"model card {card_path}: output {index} ({out['name']}) has shape {out['shape']} "
+                                    f"but {tflite_path} gives {found}; convert again")
+
+
 class TFLitePredictor:
     """A ``.tflite`` + card, run by LCE's interpreter (or the stock one with ``interpreter="stock"``)."""
 
@@ -94,6 +115,7 @@ class TFLitePredictor:
             raise MissingFileError(f"model card {card_path} not found next to {path}; convert with "
                                    "converters/convert.py, which writes both")
         self.card = mc.read_model_card(card_path, tflite_bytes=data)
+        check_card_matches_flatbuffer(self.card, data, card_path=card_path, tflite_path=path)
         self.spec = ModelSpec.from_card(self.card)
         self.provenance = self.card.get("provenance")  # None on cards written before provenance existed
         self.kind = interpreter
@@ -181,14 +203,44 @@ def open_predictor(model_path, *, model_name=None, method=None, input_size=None,
 
 # --------------------------------------------------------------------------- images and boxes
 def read_image_rgb(path) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB; :class:`MissingFileError` / :class:`InvalidInputError` when unreadable."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MissingFileError(f"image {path} not found")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InvalidInputError(f"cannot read image {path} (not an image format OpenCV can decode)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """``(H, W, 3)`` uint8 RGB through the package's one image reader (:func:`bhpe_tf.images.read_image`:
+    missing, empty, corrupt and truncated files are one :class:`~bhpe_tf.images.ImageReadError` line)."""
+    from bhpe_tf.images import read_image
+
+    return read_image(path, rgb=True)
+
+
+def distinct_images(image_paths, *, log=print) -> list:
+    """The input paths with each file once (a file given twice is processed once, and said so)."""
+    seen, out = set(), []
+    for path in image_paths:
+        key = os.path.realpath(os.fspath(path))
+        if key in seen:
+            log(f"{path}: given more than once; processed once")
+            continue
+        seen.add(key)
+        out.append(path)
+    return out
+
+
+def output_stems(image_paths) -> list:
+    """A unique output name (without ``_overlay.png``) per input path.
+
+    The file's stem when the stems are unique; otherwise every name mirrors the input's path
+    relative to the inputs' common folder (``a/x.jpg`` and ``b/x.jpg`` -> ``a/x``, ``b/x``), and a
+    file that still collides (``x.jpg`` and ``x.png`` in one folder) keeps its extension
+    (``x_jpg``). Compared case-insensitively, for case-insensitive file systems."""
+    paths = [Path(os.path.abspath(os.fspath(p))) for p in image_paths]
+    stems = [p.stem for p in paths]
+    if len({s.lower() for s in stems}) == len(stems):
+        return stems
+    root = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    mirrored = [str(p.relative_to(root).with_suffix("")) for p in paths]
+    counts = {}
+    for name in mirrored:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    return [name + ("_" + p.suffix.lstrip(".").lower() if counts[name.lower()] > 1 else "")
+            for name, p in zip(mirrored, paths)]
 
 
 def image_id_for(path, position: int) -> int:
@@ -336,26 +388,37 @@ class InferenceOutput:
 
 
 def write_json_atomic(path, value):
-    from bhpe_tf.conversion.model_card import atomic_write_bytes
-
     return atomic_write_bytes(path, (json.dumps(value) + "\n").encode("utf-8"))
 
 
 def infer_images(image_paths, predictor, *, output_dir, boxes=None, flip_test=False, smplx_model=None,
                  log=print) -> InferenceOutput:
-    """Run ``predictor`` on every image (all of them are read first, so a bad path fails early)."""
-    output_dir = Path(output_dir)
+    """Run ``predictor`` on every image (all of them are read first, so a bad path fails early).
+
+    Output names are unique per input path (:func:`output_stems`); the overlays, meshes and results
+    returned are exactly the files written."""
+    from bhpe_tf.fileio import ensure_directory
+
+    output_dir = ensure_directory(output_dir, what="--output_dir")
     spec = predictor.spec
+    image_paths = distinct_images(image_paths, log=log)
     images = [(path, read_image_rgb(path)) for path in image_paths]
+    stems = output_stems(image_paths)
+    ids = {}
+    for position, path in enumerate(image_paths):
+        ids.setdefault(image_id_for(path, position), []).append(path)
+    for image_id, paths in ids.items():
+        if len(paths) > 1:  # COCO results (and --boxes) key people by image id alone
+            log(f"warning: {', '.join(map(str, paths))} share image id {image_id} in results.json"
+                + (" and the same --boxes" if boxes is not None else ""))
     smplx_host = None
     if spec.task == "smplx_mesh":
         if smplx_model is not None:
             smplx_host = SMPLXHost(smplx_model, spec)
         else:
             log("no --smplx_model: writing joints only (the mesh needs your SMPL-X model file)")
-    output_dir.mkdir(parents=True, exist_ok=True)
     results, overlays, meshes = [], [], []
-    for position, (path, rgb) in enumerate(images):
+    for position, ((path, rgb), stem) in enumerate(zip(images, stems)):
         image_id = image_id_for(path, position)
         height, width = rgb.shape[:2]
         if boxes is None:
@@ -372,20 +435,22 @@ def infer_images(image_paths, predictor, *, output_dir, boxes=None, flip_test=Fa
                     results.append(coco_result(image_id, keypoints[k], scores[k], box_score))
                     draw_skeleton(overlay, keypoints[k], scores[k], skeleton)
             else:
-                overlay = _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, path,
+                overlay = _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, stem,
                                        output_dir, smplx_host, results, meshes)
         else:
             log(f"{path}: no person box above the threshold")
-        overlay_path = output_dir / f"{Path(path).stem}_overlay.png"
-        if not cv2.imwrite(str(overlay_path), overlay):
-            raise InvalidInputError(f"cannot write {overlay_path}")
+        overlay_path = output_dir / f"{stem}_overlay.png"
+        encoded, png = cv2.imencode(".png", overlay)
+        if not encoded:
+            raise InvalidInputError(f"cannot encode the overlay of {path} as PNG")
+        atomic_write_bytes(overlay_path, png.tobytes())
         overlays.append(overlay_path)
         log(f"{path}: {len(people)} person(s) -> {overlay_path}")
     results_path = write_json_atomic(output_dir / "results.json", results)
     return InferenceOutput(results_path=results_path, overlays=overlays, meshes=meshes, results=results)
 
 
-def _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, path, output_dir, smplx_host,
+def _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, stem, output_dir, smplx_host,
                  results, meshes):
     """BinaryHPE: network outputs -> [host SMPL-X stage] -> mesh .obj + wireframe overlay + joints."""
     from bhpe_tf.body.mesh_io import save_obj
@@ -410,8 +475,9 @@ def _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, p
             overlay = draw_keypoints(overlay, xy, radius=2)
         if "vertices" in named and smplx_host is not None:
             vertices = np.asarray(named["vertices"][k], np.float64).reshape(-1, 3)
-            mesh_path = output_dir / f"{Path(path).stem}_{k}.obj"
-            save_obj(mesh_path, vertices, smplx_host.faces)
+            mesh_path = output_dir / f"{stem}_{k}.obj"
+            with atomic_output(mesh_path) as tmp:
+                save_obj(tmp, vertices, smplx_host.faces)
             meshes.append(mesh_path)
             focal, princpt = mesh_camera(spec, centers[k], scales[k], smplx_host.geometry)
             overlay = render_mesh(overlay, vertices, smplx_host.faces, focal=focal, princpt=princpt, mode="wireframe")
@@ -467,6 +533,9 @@ def run_cli(argv, flag_values=None):
     model_path = f.model
     if model_path.lower().endswith(".tflite") and not os.path.isfile(model_path):
         raise MissingFileError(f"model file {model_path} not found")
+    from bhpe_tf.fileio import ensure_directory
+
+    ensure_directory(f.output_dir, what="--output_dir", create=False)  # before the model: one line, now
     for image in images:  # fail on a bad image before loading the model
         read_image_rgb(image)
     boxes = load_detections(f.boxes, score_threshold=f.box_score_threshold) if f.boxes else None

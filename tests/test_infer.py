@@ -112,7 +112,7 @@ def test_unreadable_image_one_line(models, tmp_path):
                           env=env, cwd=REPO)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[-1] == f"error: cannot read image {bad} (not an image format OpenCV can decode)", proc.stderr
+    assert lines[-1] == f"error: {bad}: truncated JPEG (no end-of-image marker)", proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
 
 

@@ -14,6 +14,8 @@ Every problem raises one :class:`BodyModelFileError` (a ``ValueError``) or
 import dataclasses
 import os
 import pickle
+import zipfile
+import zlib
 from typing import Optional
 
 import numpy as np
@@ -171,8 +173,9 @@ def _read_raw(path: str) -> dict:
                         # Object arrays (e.g. `part2num` dicts in official files): not needed.
                         raw[key] = None
                 return raw
-        except (OSError, ValueError, EOFError) as err:  # not a zip / truncated
-            raise BodyModelFileError(f"{path}: not a readable .npz archive ({err})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # not a zip / truncated
+            raise BodyModelFileError(f"{path}: not a readable .npz archive ({type(err).__name__}: {err}); "
+                                     f"download the model file again") from None
     try:
         with open(path, "rb") as handle:
             raw = pickle.load(handle, encoding="latin1")
@@ -265,6 +268,11 @@ def load_smplx_model(path, *, gender: str = "neutral", ext: Optional[str] = None
     for name, (array, key, expected) in arrays.items():
         _check_shape(path, key, array, expected)
         fields[name] = array
+    # NaN in a template or blend shape would surface much later as a "diverged" training loss
+    for key, array in (("v_template", v_template),) + tuple((k, a) for _, (a, k, _) in arrays.items()):
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise BodyModelFileError(f"{path}: key {key!r} has {int(np.sum(~np.isfinite(array)))} NaN / inf "
+                                     f"values; the file is damaged, download it again")
 
     shape_cols = fields["shapedirs"].shape[-1]
     if shape_cols < 20:

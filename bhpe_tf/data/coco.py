@@ -19,16 +19,50 @@ WHOLEBODY_FIELDS = (("keypoints", 17), ("foot_kpts", 6), ("face_kpts", 68), ("le
                     ("righthand_kpts", 21))
 
 
-def _index_images(data, path):
-    if not isinstance(data, dict) or "images" not in data:
+#: A labelled keypoint more than this many image sizes outside the image is an annotation error
+#: (COCO labels lie inside the image); it would, e.g., inflate a sample's box-size-normalised PCK.
+FAR_OFF_IMAGE = 1.0
+
+
+def index_images(data, path, *, need_file_name: bool = True):
+    """``{id: image entry}``; a missing ``id`` / ``file_name`` or a duplicate id is one :class:`DataError`."""
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DataError("not a COCO annotation file (no 'images' list)", path=path)
     images = {}
     for i, im in enumerate(data["images"]):
-        try:
-            images[im["id"]] = im
-        except (KeyError, TypeError):
-            raise DataError("image entry without 'id'", path=path, record=f"images[{i}]") from None
+        if not isinstance(im, dict) or "id" not in im:
+            raise DataError("image entry without 'id'", path=path, record=f"images[{i}]")
+        if need_file_name and not isinstance(im.get("file_name"), str):
+            raise DataError("image entry without 'file_name'", path=path, record=f"images[{i}] (id {im['id']!r})")
+        if im["id"] in images:
+            raise DataError(f"duplicate image id {im['id']!r} ({images[im['id']].get('file_name')} and "
+                            f"{im.get('file_name')}): annotations would point at the wrong file", path=path,
+                            record=f"images[{i}]")
+        images[im["id"]] = im
+    if "annotations" in data and not isinstance(data["annotations"], list):
+        raise DataError(f"'annotations' must be a list, got {type(data['annotations']).__name__}", path=path)
+    ids = {}
+    for i, ann in enumerate(data.get("annotations") or []):
+        if isinstance(ann, dict) and "id" in ann:
+            if ann["id"] in ids:
+                raise DataError(f"duplicate annotation id {ann['id']!r} (#{ids[ann['id']]} and #{i})", path=path,
+                                record=f"annotations[{i}]")
+            ids[ann["id"]] = i
     return images
+
+
+def _numbers(value, key, path, rec) -> np.ndarray:
+    try:
+        return np.asarray(value, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(f"{key!r} is not a list of numbers", path=path, record=rec) from None
+
+
+def far_off_image(xy, width, height, *, margin: float = FAR_OFF_IMAGE) -> np.ndarray:
+    """Mask of points more than ``margin`` image sizes outside ``[0, width] x [0, height]``."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    return ((xy[:, 0] < -margin * width) | (xy[:, 0] > (1 + margin) * width) |
+            (xy[:, 1] < -margin * height) | (xy[:, 1] > (1 + margin) * height))
 
 
 def _detect_layout(data) -> str:
@@ -42,7 +76,7 @@ def _keypoints(ann, layout, path, rec):
     for key, num in fields:
         if key not in ann:
             raise DataError(f"missing key {key!r}", path=path, record=rec)
-        values = np.asarray(ann[key], np.float64).reshape(-1)
+        values = _numbers(ann[key], key, path, rec)
         if values.size != 3 * num:
             raise DataError(f"{key!r} has {values.size} values, expected {3 * num}", path=path, record=rec)
         parts.append(values.reshape(num, 3))
@@ -76,7 +110,7 @@ def load_coco(*, annotation_file, image_dir=None, layout: str = "auto", detectio
     """
     path = Path(annotation_file)
     data = read_json(path)
-    images = _index_images(data, path)
+    images = index_images(data, path)
     if layout == "auto":
         layout = _detect_layout(data)
     if layout not in ("coco", "coco_wholebody"):
@@ -109,7 +143,7 @@ def load_coco(*, annotation_file, image_dir=None, layout: str = "auto", detectio
             if score < det_score_threshold:
                 skips.skip("score below threshold", path=det_path, record=rec)
                 continue
-            bbox = np.asarray(bbox, np.float64).reshape(-1)
+            bbox = _numbers(bbox, "bbox", det_path, rec)
             if bbox.size != 4 or not np.all(np.isfinite(bbox)):
                 skips.skip("invalid box", path=det_path, record=rec)
                 continue
@@ -139,7 +173,7 @@ def load_coco(*, annotation_file, image_dir=None, layout: str = "auto", detectio
             continue
         im = image_of(ann["image_id"], rec, path)
         kp = _keypoints(ann, layout, path, rec)
-        bbox = np.asarray(ann["bbox"], np.float64).reshape(-1)
+        bbox = _numbers(ann["bbox"], "bbox", path, rec)
         if bbox.size != 4:
             raise DataError(f"'bbox' has {bbox.size} values, expected 4", path=path, record=rec)
         if not (np.all(np.isfinite(kp)) and np.all(np.isfinite(bbox))):
@@ -149,6 +183,9 @@ def load_coco(*, annotation_file, image_dir=None, layout: str = "auto", detectio
             skips.skip("too few keypoints", path=path, record=rec)
             continue
         width, height = im.get("width"), im.get("height")
+        if width and height and np.any(far_off_image(kp[kp[:, 2] > 0, :2], width, height)):
+            skips.skip("keypoints far outside the image", path=path, record=rec)
+            continue
         clean = _clean_box(bbox, width, height) if width and height else (
             bbox.astype(np.float32) if bbox[2] > 0 and bbox[3] > 0 else None)
         if clean is None or ann.get("area", 1.0) <= 0:

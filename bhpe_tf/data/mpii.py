@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bhpe_tf.data.records import DataError, RecordSet, SampleRecord, SkipCounter, read_json
+from bhpe_tf.errors import warn_ignored
 
 MPII_JOINTS = ("rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck", "head", "rwri",
                "relb", "rsho", "lsho", "lelb", "lwri")
@@ -203,6 +204,17 @@ def load_mpii_eval_mat(path) -> MPIIEvalSet:
     if gt.shape[1:] != (16, 2) or missing.shape != (n, 16) or heads.shape != (n, 2, 2):
         raise DataError(f"inconsistent shapes pos_gt_src {m['pos_gt_src'].shape}, jnt_missing "
                         f"{m['jnt_missing'].shape}, headboxes_src {m['headboxes_src'].shape}", path=path)
+    # Ground truth that cannot be scored is ignored like an unannotated joint, and said so (a NaN joint
+    # scored as a miss halves a column; a NaN head box would make every joint of the person a miss).
+    bad_joint = ~missing & ~np.all(np.isfinite(gt), axis=-1)
+    head_size = np.linalg.norm(heads[:, 1] - heads[:, 0], axis=-1)
+    bad_head = ~(np.isfinite(head_size) & (head_size > 0))
+    if bad_joint.any() or bad_head.any():
+        people = np.flatnonzero(bad_joint.any(axis=1) | bad_head)
+        warn_ignored(f"{path}: ignoring {int(bad_joint.sum())} ground-truth joint(s) with NaN / inf coordinates and "
+                     f"the joints of {int(bad_head.sum())} person(s) without a valid head box (people "
+                     f"{', '.join(str(int(p)) for p in people[:5])}{' ...' if len(people) > 5 else ''}, 0-based)")
+        missing = missing | bad_joint | bad_head[:, None]
     preds = None
     if "pos_pred_src" in m:
         preds = np.transpose(np.asarray(m["pos_pred_src"], np.float64), (2, 0, 1))

@@ -265,28 +265,12 @@ def read_json(path) -> Any:
 def read_image(path, *, record: Any = None, rgb: bool = True) -> np.ndarray:
     """Read an image as RGB (or, with ``rgb=False``, OpenCV's BGR) uint8 (H, W, 3).
 
-    Grayscale, RGBA and 16-bit images are converted (``IMREAD_COLOR``); a missing file, a file
-    OpenCV cannot decode, or a JPEG without its end-of-image marker (truncated download, which
-    OpenCV would otherwise return half grey with only a warning) raises :class:`DataError`.
+    The package's one image reader, :func:`bhpe_tf.images.read_image` (a missing, empty, corrupt or
+    truncated file raises :class:`~bhpe_tf.images.ImageReadError`, a :class:`DataError`).
     """
-    import cv2
+    from bhpe_tf.images import read_image as _read
 
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError("image file not found", path=path, record=record) from None
-    except OSError as e:
-        raise DataError(f"cannot read image ({e})", path=path, record=record) from None
-    if data.size == 0:
-        raise DataError("image file is empty", path=path, record=record)
-    if data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8:  # JPEG: check the EOI marker
-        tail = data[-1024:].tobytes()
-        if b"\xff\xd9" not in tail:
-            raise DataError("truncated JPEG (no end-of-image marker)", path=path, record=record)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise DataError("cannot decode image (corrupt or unsupported format)", path=path, record=record)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if rgb else image
+    return _read(path, record=record, rgb=rgb)
 
 
 class RecordSet:

@@ -253,13 +253,12 @@ class SyntheticPose2D:
 def synthetic_smplx_path(cache_dir, *, seed: int = 0) -> str:
     """A synthetic SMPL-X model file in ``cache_dir`` (written once, atomically)."""
     from bhpe_tf.body.synthetic import write_synthetic_smplx
+    from bhpe_tf.fileio import atomic_output
 
     path = os.path.join(os.fspath(cache_dir), f"SMPLX_NEUTRAL_synthetic{seed}.npz")
     if not os.path.isfile(path):
-        os.makedirs(os.fspath(cache_dir), exist_ok=True)
-        tmp = path[:-4] + f".tmp{os.getpid()}.npz"
-        write_synthetic_smplx(tmp, seed=seed)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            write_synthetic_smplx(str(tmp), seed=seed)
     return path
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from bhpe_tf.data.meta import get_meta
 from bhpe_tf.data.records import DataError, read_json
+from bhpe_tf.errors import warn_ignored
 
 STAT_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
 #: COCO-WholeBody fields holding each part's keypoints, in the 133-keypoint order.
@@ -89,13 +90,71 @@ def _check_results(results, source, gt):
             raise DataError(f"image_id {r['image_id']!r} is not in the annotations", path=source, record=f"#{i}")
 
 
+def check_ground_truth(gt: dict, *, source=None, fields=("keypoints",)) -> int:
+    """Make the ground truth scoreable, in place, and say what was left out.
+
+    Duplicate image or annotation ids are a :class:`DataError` (pycocotools would silently keep the
+    last one and score predictions against the wrong person). A labelled keypoint with NaN / inf
+    coordinates or far outside its image (:func:`bhpe_tf.data.coco.far_off_image`) becomes
+    unlabelled (``v = 0``); a person with no valid ``area`` is ignored (``num_keypoints = 0``,
+    pycocotools' ignore rule). Returns the number of keypoints and people left out and warns
+    (:class:`~bhpe_tf.errors.IgnoredDataWarning`) when it is not 0."""
+    from bhpe_tf.data.coco import _numbers, far_off_image, index_images
+
+    images = index_images(gt, source, need_file_name=False)
+    dropped_kp, dropped_people, first = 0, 0, []
+    for i, ann in enumerate(gt["annotations"]):
+        if not isinstance(ann, dict):
+            raise DataError("annotation is not an object", path=source, record=f"annotations[{i}]")
+        rec = f"annotation id {ann.get('id', '?')}"
+        im = images.get(ann.get("image_id"), {})
+        width, height = im.get("width"), im.get("height")
+        area = ann.get("area", 1.0)
+        no_area = not isinstance(area, (int, float)) or not np.isfinite(area) or area <= 0
+        changed = "num_keypoints" not in ann
+        for field in fields:
+            if field not in ann:
+                continue
+            kp = _numbers(ann[field], field, source, rec)
+            if kp.size % 3:
+                raise DataError(f"{field!r} has {kp.size} values: not x, y, v triplets", path=source, record=rec)
+            kp = kp.reshape(-1, 3)
+            labelled = kp[:, 2] > 0
+            bad = labelled & ~np.all(np.isfinite(kp[:, :2]), axis=1)
+            if isinstance(width, (int, float)) and isinstance(height, (int, float)) and width > 0 and height > 0:
+                with np.errstate(invalid="ignore"):
+                    bad |= labelled & far_off_image(np.nan_to_num(kp[:, :2]), width, height)
+            if no_area and labelled.any():  # every keypoint unlabelled: ignored by any part's recount too
+                kp[:, 2] = 0.0
+                ann[field] = kp.reshape(-1).tolist()
+                changed = True
+            elif bad.any():
+                kp[bad] = 0.0
+                ann[field] = kp.reshape(-1).tolist()
+                dropped_kp += int(bad.sum())
+                first.append(rec)
+                changed = True
+        if no_area and ann.get("num_keypoints", 1):
+            dropped_people += 1
+            first.append(rec)
+        if changed and "keypoints" in ann:
+            ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"], np.float64)[2::3] > 0))
+    if dropped_kp or dropped_people:
+        where = f"{source}: " if source is not None else ""
+        warn_ignored(f"{where}ignoring {dropped_kp} ground-truth keypoint(s) with NaN / inf or far-off-image "
+                     f"coordinates and {dropped_people} person(s) without a valid area ({', '.join(first[:5])}"
+                     f"{' ...' if len(first) > 5 else ''})")
+    return dropped_kp + dropped_people
+
+
 def coco_keypoint_eval(results, *, annotations, sigmas=None, use_area: bool = True, return_summary: bool = False):
     """OKS keypoint AP/AR of ``results`` (a COCO results list or a json path) against
     ``annotations`` (a COCO dict or json path), with pycocotools.
 
     ``sigmas`` defaults to pycocotools' COCO-17 sigmas; pass another array (e.g. a COCO-WholeBody
     part's) to evaluate other layouts. Ground truth with no labelled keypoints is ignored
-    (pycocotools' rule; ``num_keypoints`` is filled in when absent). Returns ``{stat: value}`` with
+    (pycocotools' rule; ``num_keypoints`` is recounted); unscoreable ground truth is left out with a
+    warning (:func:`check_ground_truth`). Returns ``{stat: value}`` with
     :data:`STAT_NAMES`, plus pycocotools' printed summary when ``return_summary``.
     """
     gt = _load(annotations)
@@ -104,9 +163,7 @@ def coco_keypoint_eval(results, *, annotations, sigmas=None, use_area: bool = Tr
                         if isinstance(annotations, (str, Path)) else None)
     res = _load(results)
     _check_results(res, results if isinstance(results, (str, Path)) else None, gt)
-    for ann in gt["annotations"]:
-        if "num_keypoints" not in ann and "keypoints" in ann:
-            ann["num_keypoints"] = int(np.count_nonzero(np.asarray(ann["keypoints"])[2::3] > 0))
+    check_ground_truth(gt, source=annotations if isinstance(annotations, (str, Path)) else None)
     gt.setdefault("categories", [{"id": 1, "name": "person"}])
     stats, summary = _run_cocoeval(gt, res, sigmas, use_area)
     return (stats, summary) if return_summary else stats
@@ -126,6 +183,8 @@ def coco_wholebody_eval(results, *, annotations, parts=("body", "foot", "face", 
     gt_all = _load(annotations)
     res_all = _load(results)
     _check_results(res_all, results if isinstance(results, (str, Path)) else None, gt_all)
+    check_ground_truth(gt_all, source=annotations if isinstance(annotations, (str, Path)) else None,
+                       fields=WHOLEBODY_PART_FIELDS["wholebody"])
     sigmas_all = get_meta("coco_wholebody").sigmas
     slices = get_meta("coco_wholebody").parts
     out = {}

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from bhpe_tf.data.mpii import MPII_JOINTS
+from bhpe_tf.errors import warn_ignored
 _PAIRS = (("Shoulder", ("lsho", "rsho")), ("Elbow", ("lelb", "relb")), ("Wrist", ("lwri", "rwri")),
           ("Hip", ("lhip", "rhip")), ("Knee", ("lkne", "rkne")), ("Ankle", ("lank", "rank")))
 
@@ -69,7 +70,9 @@ def pckh(predictions, ground_truth, *, missing, headboxes, threshold: float = 0.
 
     ``missing`` (N, 16) is MPII's ``jnt_missing`` (1 = not annotated, ignored); ``headboxes``
     (N, 2, 2) are ``[[x1, y1], [x2, y2]]``. A joint is correct when
-    ``||pred - gt|| / (sc_bias * head diagonal) <= threshold``. NaN predictions count as wrong.
+    ``||pred - gt|| / (sc_bias * head diagonal) <= threshold``. NaN predictions count as wrong;
+    NaN / inf ground truth and people without a valid head box are ignored with an
+    :class:`~bhpe_tf.errors.IgnoredDataWarning` giving the count.
     """
     pred = np.asarray(predictions, np.float64)
     gt = np.asarray(ground_truth, np.float64)
@@ -77,7 +80,15 @@ def pckh(predictions, ground_truth, *, missing, headboxes, threshold: float = 0.
     if pred.shape != gt.shape or pred.shape[-1] != 2 or visible.shape != gt.shape[:2]:
         raise ValueError(f"shapes differ: predictions {pred.shape}, ground truth {gt.shape}, missing {visible.shape}")
     names = tuple(joint_names)
-    err = np.linalg.norm(pred - gt, axis=-1) / _head_sizes(headboxes, sc_bias)[:, None]
+    heads = _head_sizes(headboxes, sc_bias)
+    # ground truth that cannot be scored is left out with a warning, never scored as a miss
+    bad = visible & (~np.all(np.isfinite(gt), axis=-1) | ~(np.isfinite(heads) & (heads > 0))[:, None])
+    if bad.any():
+        warn_ignored(f"pckh: ignoring {int(bad.sum())} ground-truth joint(s) with NaN / inf coordinates or no valid "
+                     f"head box (people {', '.join(str(int(p)) for p in np.flatnonzero(bad.any(1))[:5])} ...)")
+        visible = visible & ~bad
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.linalg.norm(pred - gt, axis=-1) / heads[:, None]
     err = np.where(np.isnan(err), np.inf, err)
     counts = visible.sum(axis=0)
 

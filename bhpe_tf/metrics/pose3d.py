@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from bhpe_tf.errors import InvalidInputError, warn_ignored
 from bhpe_tf.metrics.procrustes import similarity_procrustes
 
 
@@ -26,14 +27,30 @@ def _as_batch(x, name):
     return a
 
 
-def _valid_mask(valid, shape):
-    """``valid`` (J,) or (N, J) -> (N, J) bool, or None."""
-    if valid is None:
-        return None
-    v = np.asarray(valid) > 0
-    v = np.broadcast_to(v.reshape((1, -1)) if v.ndim == 1 else v, shape[:2])
-    if not v.any():
-        raise ValueError("no valid joints")
+def _check_predictions(pred, name):
+    """Non-finite predictions are a failed model, not missing data: one clear error naming the sample."""
+    bad = ~np.all(np.isfinite(pred), axis=(1, 2))
+    if bad.any():
+        raise InvalidInputError(f"{name} contain NaN or inf in {int(bad.sum())} of {len(pred)} samples (first: sample "
+                                f"{int(np.flatnonzero(bad)[0])}); the metric is undefined")
+
+
+def _valid_mask(valid, shape, gt=None):
+    """``valid`` (J,) or (N, J) -> (N, J) bool, or None. Ground-truth joints with NaN / inf
+    coordinates are left out with an :class:`~bhpe_tf.errors.IgnoredDataWarning` (the SVD of a
+    Procrustes alignment would not converge on them; a mean would be NaN)."""
+    v = None if valid is None else np.asarray(valid) > 0
+    if v is not None:
+        v = np.broadcast_to(v.reshape((1, -1)) if v.ndim == 1 else v, shape[:2])
+    if gt is not None:
+        finite = np.all(np.isfinite(gt), axis=-1)
+        bad = ~finite if v is None else (v & ~finite)
+        if bad.any():
+            warn_ignored(f"ignoring {int(bad.sum())} ground-truth joint(s) with NaN / inf coordinates (samples "
+                         f"{', '.join(str(int(n)) for n in np.flatnonzero(bad.any(1))[:5])} ...)", stacklevel=4)
+            v = finite if v is None else (v & finite)
+    if v is not None and not v.any():
+        raise InvalidInputError("no valid ground-truth joints")
     return v
 
 
@@ -48,9 +65,14 @@ def mpjpe(pred, gt, *, root: int | None = 0, valid=None, unit_scale: float = 100
     p, g = _as_batch(pred, "pred"), _as_batch(gt, "gt")
     if p.shape != g.shape:
         raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    _check_predictions(p, "predictions")
     if root is not None:
+        if not np.all(np.isfinite(g[:, root])):
+            bad = np.flatnonzero(~np.all(np.isfinite(g[:, root]), axis=-1))
+            raise InvalidInputError(f"the root joint {root} of the ground truth is NaN / inf in {len(bad)} samples "
+                                    f"(first: {int(bad[0])}): they cannot be root-aligned")
         p, g = p - p[:, root:root + 1], g - g[:, root:root + 1]
-    return _mean_error(p, g, _valid_mask(valid, p.shape)) * unit_scale
+    return _mean_error(p, g, _valid_mask(valid, p.shape, g)) * unit_scale
 
 
 def pa_mpjpe(pred, gt, *, valid=None, unit_scale: float = 1000.0) -> float:
@@ -59,12 +81,19 @@ def pa_mpjpe(pred, gt, *, valid=None, unit_scale: float = 1000.0) -> float:
     p, g = _as_batch(pred, "pred"), _as_batch(gt, "gt")
     if p.shape != g.shape:
         raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
-    mask = _valid_mask(valid, p.shape)
+    _check_predictions(p, "predictions")
+    mask = _valid_mask(valid, p.shape, g)
     aligned = np.empty_like(p)
     for n in range(len(p)):
         v = slice(None) if mask is None else mask[n]
+        if mask is not None and mask[n].sum() < 3:
+            continue  # fewer than 3 valid joints: no rotation to align (left out by the mask)
         _, (s, rot, t) = similarity_procrustes(p[n][v], g[n][v])
         aligned[n] = s * p[n] @ rot.T + t
+    if mask is not None:
+        mask = mask & (mask.sum(axis=1, keepdims=True) >= 3)
+        if not mask.any():
+            raise InvalidInputError("no sample has the 3 valid ground-truth joints a Procrustes alignment needs")
     return _mean_error(aligned, g, mask) * unit_scale
 
 
@@ -94,6 +123,8 @@ def mpvpe(pred_vertices, gt_vertices, *, subsets: EHFSubsets | None = None, unit
     p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
     if p.shape != g.shape:
         raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    _check_predictions(p, "predicted vertices")
+    _check_predictions(g, "ground-truth vertices")
     out = {"all": [], "hands": [], "face": []}
     for n in range(len(p)):
         if subsets is None:
@@ -119,6 +150,8 @@ def pa_mpvpe(pred_vertices, gt_vertices, *, subsets: EHFSubsets | None = None, u
     p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
     if p.shape != g.shape:
         raise ValueError(f"pred {p.shape} and gt {g.shape} differ")
+    _check_predictions(p, "predicted vertices")
+    _check_predictions(g, "ground-truth vertices")
     out = {"all": [], "hands": [], "face": []}
 
     def pa(idx, n):

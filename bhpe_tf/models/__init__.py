@@ -27,3 +27,13 @@ def get_builder(name: str):
 def build_model(name: str, **kwargs):
     """Build the model registered as ``name`` with keyword-only options of its builder."""
     return get_builder(name)(**kwargs)
+
+
+def builder_options(name: str):
+    """``(keyword options of the builder of name, accepts any)``: what ``model.kwargs`` /
+    ``--model_kwargs`` may hold (``hand4whole`` forwards its options to ``build_binaryhpe``)."""
+    import inspect
+
+    params = inspect.signature(get_builder("binaryhpe" if str(name).strip().lower() == "hand4whole" else name)).parameters
+    accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return [p for p in params if params[p].kind == params[p].KEYWORD_ONLY], accepts_any

@@ -67,7 +67,7 @@ def load_config(name_or_path) -> dict:
 
 TRAIN_DEFAULTS = {"batch_size": 32, "epochs": 1, "steps_per_epoch": 1000, "checkpoint_every": 1000,
                   "keep_checkpoints": 3, "log_every": 20, "images_every_epoch": True, "seed": 0,
-                  "val_batch_size": 32, "validate_at_start": False,
+                  "val_batch_size": 32, "validate_at_start": False, "max_skip_rate": 0.05,
                   # Before the first step of a new run: stop when the untrained model's output std or
                   # loss on the first batch exceeds this (an exploding architecture); None disables.
                   "max_initial_scale": 1e4,
@@ -164,6 +164,52 @@ def identity_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(identity(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: Keys a resumed run may not change: they decide which samples the run has seen (start a new workdir).
+REFUSED_ON_RESUME = ("train.seed", "data.seed", "data.dataset")
+
+
+def leaves(config: dict, prefix: str = "") -> dict:
+    """``{"optimizer.lr": 1e-3, ...}``: every non-dict value by its dotted key."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changes(old: dict, new: dict) -> list:
+    """``[(key, old value, new value)]`` for every dotted key whose value differs (sorted by key)."""
+    a, b = leaves(json.loads(json.dumps(old, default=str))), leaves(json.loads(json.dumps(new, default=str)))
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _check_builder_kwargs(model_name: str, kwargs, where: str) -> None:
+    """A ``model.kwargs`` typo is one line listing the builder's options (not a TypeError at build time)."""
+    from bhpe_tf.models import builder_options
+
+    if kwargs is None:
+        return
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{where} must be a dict of builder options, got {kwargs!r}")
+    options, accepts_any = builder_options(model_name)
+    if accepts_any:
+        return
+    options = [p for p in options if p != "method"]  # the method is model.method
+    for key in kwargs:
+        if key == "method":
+            raise ConfigError(f"{where}.method: the binarization method is set by model.method (teacher.method)")
+        if key not in options:
+            close = difflib.get_close_matches(key, options, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{where}.{key}: {model_name} has no option {key!r}{hint} (options: {', '.join(options)})")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def validate(config: dict) -> dict:
     from bhpe_tf.binary.methods import get_method
     from bhpe_tf.models import MODEL_NAMES
@@ -189,13 +235,26 @@ def validate(config: dict) -> dict:
         if not isinstance(opt.get(key), (int, float)) or opt[key] <= 0:
             raise ConfigError(f"optimizer.{key} must be a positive number, got {opt.get(key)!r}")
     train = config["train"]
-    for key in ("batch_size", "steps_per_epoch", "epochs", "checkpoint_every"):
+    for key in ("batch_size", "steps_per_epoch", "epochs", "checkpoint_every", "log_every", "val_batch_size",
+                "keep_checkpoints"):
         value = train.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and not _positive_int(value):
             raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
     limit = train.get("max_initial_scale")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
         raise ConfigError(f"train.max_initial_scale must be a positive number or none, got {limit!r}")
+    rate = train.get("max_skip_rate", 0.05)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ConfigError(f"train.max_skip_rate must be a fraction in [0, 1] (0.05 = 5 %), got {rate!r}")
+    if not isinstance(train.get("seed", 0), int) or isinstance(train.get("seed", 0), bool):
+        raise ConfigError(f"train.seed must be an integer, got {train.get('seed')!r}")
+    val_samples = config["data"].get("val_samples", 256)
+    if not _positive_int(val_samples):
+        raise ConfigError(f"data.val_samples must be a positive integer (validation needs samples), got "
+                          f"{val_samples!r}")
+    _check_builder_kwargs(config["model"]["name"], config["model"].get("kwargs"), "model.kwargs")
+    if teacher is not None:
+        _check_builder_kwargs(teacher["model"], teacher.get("kwargs"), "teacher.kwargs")
     size = config["data"].get("input_size")
     if not (isinstance(size, (list, tuple)) and len(size) == 2):
         raise ConfigError(f"data.input_size must be [width, height], got {size!r}")

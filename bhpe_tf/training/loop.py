@@ -13,15 +13,26 @@
   ``train.checkpoint_every`` steps, each epoch end and at the end. TensorFlow writes the files
   before it atomically rewrites the ``checkpoint`` index, so a run killed at any moment restarts from
   the last complete checkpoint. ``WORKDIR/run.json`` records model / method / stage / config hash;
-  a workdir of another run is refused.
+  a workdir of another run is refused. A resumed run applies the config in force (the optimizer's
+  checkpointed learning rate included), logs and records every change in ``run.json``
+  (``overrides``, with the step), and refuses seed changes.
+* **Workdir hygiene** (:mod:`.workdir`): one trainer per workdir (a lock), leftovers of interrupted
+  writes removed at start, a full disk one line naming the file with the last good checkpoint kept.
+* **Skips** (:mod:`.skips`): unusable samples are dropped from their batch and counted by reason,
+  never replaced; too many stop the run; the validation set is fixed once per run.
+* **Seeds**: ``train.seed`` seeds the initialisation (Python, NumPy, TensorFlow) as well as the data.
 * **NaN guard**: a non-finite loss stops the run before anything is saved (:class:`TrainingDiverged`,
   one line on the command line); a checkpoint is only written when every weight is finite.
 * **Validation** each epoch (PCK or MPJPE, :mod:`.tasks`), TensorBoard scalars and keypoint
   overlays in ``WORKDIR/tensorboard``, the best model exported as ``WORKDIR/best.keras`` (written to
   a temporary file, then ``os.replace``) with ``best.json``; ``final.keras`` at the end.
+* **Shutdown**: the ``tf.data`` iterator is torn down on every exit path (a pipeline still
+  producing at interpreter shutdown hangs or aborts the process).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
@@ -32,10 +43,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
-from bhpe_tf.fileio import atomic_save_keras, atomic_write_text
+from bhpe_tf.errors import DiskFullError, InvalidInputError, MissingFileError, UserError
+from bhpe_tf.fileio import (atomic_save_keras, atomic_write_text, disk_full_error, ensure_directory, is_disk_full,
+                            path_in_error)
 from bhpe_tf.training import config as cfg_lib
+from bhpe_tf.training.skips import FIRST_FILES, REASONS as SKIP_REASONS, SkipLedger, SkipRateExceeded
+from bhpe_tf.training.skips import describe_counts as describe_skips
 from bhpe_tf.training.tasks import make_task
+from bhpe_tf.training.workdir import WorkdirLock, clean_interrupted_writes, remove_checkpoint_files
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -204,31 +219,93 @@ def lr_schedule(optimizer_cfg: dict, steps_per_epoch: int):
     return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def _check_run(workdir: Path, config: dict, ckpt_dir: Path, chief: bool) -> None:
-    """Refuse a workdir holding another model's run; write ``run.json`` for a new run."""
+def _read_run_file(run_file: Path) -> dict:
+    try:
+        return json.loads(run_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return {}
+
+
+def _check_run(workdir: Path, config: dict, ckpt_dir: Path, chief: bool):
+    """Refuse a workdir holding another model's run; write ``run.json`` for a new run.
+
+    Returns the ``run.json`` of an existing run (``None`` for a new one)."""
     run_file = workdir / "run.json"
     identity = cfg_lib.identity(config)
     digest = cfg_lib.identity_hash(config)
     has_ckpt = tf.train.latest_checkpoint(str(ckpt_dir)) is not None
     if run_file.is_file():
-        try:
-            found = json.loads(run_file.read_text())
-        except json.JSONDecodeError:
-            found = {}
+        found = _read_run_file(run_file)
         if found.get("config_hash") != digest:
             old = found.get("identity", {})
             diff = ", ".join(f"{k}: workdir {old.get(k)!r} vs config {v!r}" for k, v in identity.items()
                              if old.get(k) != v) or "unreadable run.json"
             raise WorkdirMismatch(f"workdir {workdir} holds a run of another model ({diff}); use a new --workdir "
                                   f"or the config that trained it")
-        return
+        return found
     if has_ckpt:
         raise WorkdirMismatch(f"workdir {workdir} has checkpoints but no run.json: not a run of this trainer; "
                               "use a new --workdir")
     if chief:
         atomic_write_text(run_file, json.dumps({"identity": identity, "config_hash": digest,
-                                                "config_name": config.get("name"), "config": config},
-                                               indent=1, default=str))
+                                                "config_name": config.get("name"), "config": config,
+                                                "overrides": []}, indent=1, default=str))
+    return None
+
+
+def _apply_resume_overrides(run_file: Path, found: dict, config: dict, *, step: int, resumed: bool, chief: bool,
+                            log) -> list:
+    """Compare the config with the one the run last used: refuse what a resume cannot change
+    (:data:`~bhpe_tf.training.config.REFUSED_ON_RESUME`), log the rest as overrides and record each
+    with the step it applies from in ``run.json`` (``overrides``; ``current_config`` is the config now
+    in force). Without a checkpoint (``resumed=False``) nothing was trained yet: any change is allowed."""
+    previous = found.get("current_config") or found.get("config") or {}
+    changed = [c for c in cfg_lib.changes(previous, config) if c[0] != "name"]
+    if not changed:
+        return []
+    if resumed:
+        refused = [c for c in changed if c[0] in cfg_lib.REFUSED_ON_RESUME]
+        if refused:
+            key, old, new = refused[0]
+            raise WorkdirMismatch(f"{key} cannot change when resuming (workdir {run_file.parent} was trained with "
+                                  f"{old!r}, the config says {new!r}): it decides which samples the run has seen; "
+                                  f"use a new --workdir")
+    for key, old, new in changed:
+        note = " (ignored: the run resumes from its checkpoint)" if resumed and key == "init_from" else ""
+        log(f"config override from step {step}: {key} = {new!r} (was {old!r}){note}")
+    if chief:
+        record = dict(found)
+        record["overrides"] = list(found.get("overrides", [])) + [
+            {"step": step, "key": k, "old": o, "new": n} for k, o, n in changed]
+        record["current_config"] = config
+        atomic_write_text(run_file, json.dumps(record, indent=1, default=str))
+    return changed
+
+
+def _state_bytes(variables) -> int:
+    return int(sum(np.prod(v.shape) * v.dtype.size for v in variables))
+
+
+def _local_values(dist, value) -> np.ndarray:
+    """A (per-replica) batch tensor as one host array of this worker's samples."""
+    return np.concatenate([np.asarray(v).reshape(-1) for v in dist.experimental_local_results(value)])
+
+
+def _usable_part(batch):
+    """The batch without its skipped samples, and their loss weights (in-graph, per replica).
+
+    A replica whose samples were all skipped keeps its blank samples with weight 0 (its forward
+    pass must still run: the other replicas all-reduce their gradients with it)."""
+    keep = tf.equal(batch["skip_code"], 0)
+    count = tf.reduce_sum(tf.cast(keep, tf.int32))
+
+    def masked():
+        return {k: tf.boolean_mask(v, keep) for k, v in batch.items()}, tf.ones([count], tf.float32)
+
+    def blank():
+        return dict(batch), tf.zeros([tf.shape(keep)[0]], tf.float32)
+
+    return tf.cond(count > 0, masked, blank)
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -250,9 +327,21 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
     chief = _is_chief(dist)
     workdir = Path(workdir)
     own_dir = workdir if chief else workdir / f".worker{_worker_index(dist)}"
-    own_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(own_dir, what="--workdir")
+    with WorkdirLock(own_dir):
+        try:
+            return _train(config, dist=dist, chief=chief, workdir=workdir, own_dir=own_dir, data_dir=data_dir,
+                          steps=steps, epochs=epochs, progress=progress, log=log, on_restore=on_restore)
+        except Exception as err:  # noqa: BLE001 - a full disk outside the training loop (run.json, TensorBoard)
+            if not is_disk_full(err) or isinstance(err, DiskFullError):
+                raise
+            raise disk_full_error(path_in_error(err, under=own_dir, default=own_dir), cause=err) from None
+
+
+def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, progress, log, on_restore) -> dict:
     ckpt_dir = own_dir / "checkpoints"
-    _check_run(workdir if chief else own_dir, config, ckpt_dir, True)
+    clean_interrupted_writes(own_dir, ckpt_dir, log=log)
+    found_run = _check_run(workdir if chief else own_dir, config, ckpt_dir, True)
 
     train_cfg = config["train"]
     task = make_task(config, data_dir=data_dir, workdir=workdir)
@@ -264,7 +353,30 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         steps_per_epoch = max(1, train_len // global_batch)
     num_epochs = int(epochs if epochs is not None else train_cfg["epochs"])
     total_steps = int(steps) if steps is not None else num_epochs * steps_per_epoch
+    max_skip_rate = float(train_cfg.get("max_skip_rate", 0.05))
 
+    # The validation set is fixed before anything is built: unusable records are counted, not replaced.
+    val_samples = int(config["data"].get("val_samples", 256))
+    val_skips = None
+    if hasattr(val_source, "fix"):
+        declared = min(val_samples, len(val_source.stream))
+        if declared < val_samples:
+            log(f"data.val_samples is {val_samples} but the validation split has {declared} records: validating "
+                f"on all {declared}")
+        val_samples, codes, indices = val_source.fix(declared)
+        val_skips = SkipLedger(split="validation", name_of=val_source.describe, dataset_size=declared,
+                               max_rate=max_skip_rate, log=log)
+        val_skips.add(codes, indices)
+        val_skips.check(final=True)
+        if val_samples == 0:
+            raise SkipRateExceeded(f"no usable validation sample: all {declared} were skipped "
+                                   f"({describe_skips(val_skips.counts)})")
+    has_codes = "skip_code" in train_source.element_spec()
+    train_skips = SkipLedger(split="train", name_of=train_source.describe if has_codes else str,
+                             dataset_size=train_len, max_rate=max_skip_rate, log=log)
+
+    # train.seed seeds the initialisation too (Python, NumPy and TensorFlow): same seed, same untrained weights.
+    tf.keras.utils.set_random_seed(int(train_cfg.get("seed", 0)))
     with dist.scope():
         model = task.build_model()
         teacher = task.build_teacher()
@@ -283,19 +395,34 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         samples_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="samples")
         best_var = tf.Variable(-math.inf if task.higher_is_better else math.inf, dtype=tf.float64,
                                trainable=False, name="best")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var, samples=samples_var, best=best_var)
+        # training skips by reason + samples read, and the first skipped (record index, code) pairs
+        skips_var = tf.Variable(np.zeros(len(SKIP_REASONS) + 1, np.int64), trainable=False, name="data_skips")
+        first_var = tf.Variable(np.full((FIRST_FILES, 2), -1, np.int64), trainable=False, name="data_skip_first")
+    state = dict(model=model, optimizer=optimizer, step=step_var, samples=samples_var, best=best_var)
+    ckpt = tf.train.Checkpoint(**state, data_skips=skips_var, data_skip_first=first_var)
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=int(train_cfg.get("keep_checkpoints", 3)),
                                          checkpoint_name="ckpt")
     resumed_from = None
     if manager.latest_checkpoint:
+        latest = manager.latest_checkpoint
         try:
-            status = ckpt.restore(manager.latest_checkpoint)
+            stored = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
+            # checkpoints of an earlier version have no skip counters: restore the rest
+            target = ckpt if any(k.startswith("data_skips/") for k in stored) else tf.train.Checkpoint(**state)
+            status = target.restore(latest)
             status.assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
-            raise WorkdirMismatch(f"checkpoint {manager.latest_checkpoint} does not fit this model: "
+            raise WorkdirMismatch(f"checkpoint {latest} does not fit this model: "
                                   f"{' '.join(str(err).split())[:300]}") from None
         resumed_from = int(step_var.numpy())
-        log(f"resuming from {manager.latest_checkpoint} (step {resumed_from}, sample {int(samples_var.numpy())})")
+        log(f"resuming from {latest} (step {resumed_from}, sample {int(samples_var.numpy())})")
+        # the optimizer's learning rate is a checkpointed variable: the config in force sets it, not the checkpoint
+        # (a schedule is the config's already; its current value is refreshed so logs and hooks see it now)
+        configured = lr_schedule(config["optimizer"], steps_per_epoch)
+        if not callable(configured):
+            optimizer.learning_rate.assign(configured)
+        elif getattr(optimizer, "_current_learning_rate", None) is not None:
+            optimizer._current_learning_rate.assign(tf.cast(configured(optimizer.iterations), tf.float32))
     elif config.get("init_from"):
         _check_init_padding(config["init_from"], task)
         restore_weights(model, config["init_from"], what="init_from checkpoint (previous stage)")
@@ -312,36 +439,45 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         atomic_write_text(workdir / provenance.WORKDIR_FILE, json.dumps(provenance.for_training(
             config=config, data_dir=data_dir, init_from=config.get("init_from"),
             init_fp_from=config.get("init_fp_from")), indent=1))
+    overrides = []
+    if found_run is not None:
+        overrides = _apply_resume_overrides((workdir if chief else own_dir) / "run.json", found_run, config,
+                                            step=int(step_var.numpy()), resumed=resumed_from is not None,
+                                            chief=chief, log=log)
+    if has_codes:
+        train_skips.restore(state=skips_var.numpy(), first_rows=first_var.numpy())
 
     if on_restore is not None:  # test hook: inspect the restored state (model, optimizer, checkpoint)
         on_restore(model=model, optimizer=optimizer, checkpoint=manager.latest_checkpoint, step=int(step_var.numpy()))
     start_step = int(step_var.numpy())
-    dataset = make_distributed_dataset(dist, train_source, start_sample=int(samples_var.numpy()),
-                                       global_batch=global_batch)
-    iterator = iter(dataset)
     nan_at = train_cfg.get("debug_nan_at_step")
-    history = {"start_step": start_step, "resumed_from": resumed_from}
-    scale_limit = train_cfg.get("max_initial_scale")
-    if start_step == 0 and scale_limit:
-        first = train_source.batch(int(samples_var.numpy()), global_batch // replicas)
-        history["initial_output_std"], history["initial_loss"] = check_initial_scale(
-            task, model, teacher, loss_obj, first, limit=float(scale_limit), model_name=config["model"]["name"])
+    # A step whose whole global batch was skipped makes no update; only a single worker sees the whole batch.
+    sees_global_batch = not isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy)
 
     def replica_step(batch):
+        weight = None
+        if "skip_code" in batch:
+            batch, weight = _usable_part(batch)
+            used = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(weight))
         with tf.GradientTape() as tape:
             parts = task.losses(model, teacher, loss_obj, batch, training=True)
-            loss = tf.nn.compute_average_loss(parts["total"], global_batch_size=global_batch)
+            if weight is None:
+                loss = tf.nn.compute_average_loss(parts["total"], global_batch_size=global_batch)
+            else:  # the mean over the usable samples of the global batch
+                loss = tf.reduce_sum(parts["total"] * weight) / tf.maximum(used, 1.0)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return {k: tf.reduce_mean(v) for k, v in parts.items()}
+        if weight is None:
+            return {k: tf.reduce_mean(v) for k, v in parts.items()}
+        return {k: tf.reduce_sum(v * weight) / tf.maximum(tf.reduce_sum(weight), 1.0) for k, v in parts.items()}
 
     # autograph=False: no tensor-dependent Python control flow here, and AutoGraph-converting every
     # Larq layer's call costs minutes of tracing (bhpe_tf.binary.builders.no_autograph).
     @tf.function(autograph=False)
-    def train_step(it):
-        per_replica = dist.run(replica_step, args=(next(it),))
+    def train_step(batch):
+        per_replica = dist.run(replica_step, args=(batch,))
         step_var.assign_add(1)
         samples_var.assign_add(global_batch)
         return {k: dist.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in per_replica.items()}
@@ -353,20 +489,32 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
     writer = tf.summary.create_file_writer(str(own_dir / "tensorboard")) if chief else tf.summary.create_noop_writer()
     log_every = int(train_cfg.get("log_every", 20))
     ckpt_every = int(train_cfg.get("checkpoint_every") or steps_per_epoch)
-    val_samples = int(config["data"].get("val_samples", 256))
     val_batch = int(train_cfg.get("val_batch_size", 32))
+    state_bytes = _state_bytes(list(model.variables) + list(optimizer.variables))
 
     def save(step):
         bad = [v.name for v in model.trainable_variables if not np.all(np.isfinite(v.numpy()))]
         if bad:
             raise TrainingDiverged(f"non-finite weights at step {step} ({bad[0]} ...); not saving. "
                                    f"{_last_good(manager)}")
-        manager.save(checkpoint_number=step)
+        last_good = _last_good(manager)
+        try:
+            manager.save(checkpoint_number=step)
+        except Exception as err:  # noqa: BLE001 - only a full disk is translated, the rest re-raised
+            if not is_disk_full(err):
+                raise
+            remove_checkpoint_files(ckpt_dir, step)  # a partial checkpoint only takes space
+            raise disk_full_error(ckpt_dir / f"ckpt-{step}", needed=state_bytes, cause=err, advice=(
+                f"{last_good} Free space and rerun the same command to resume from it")) from None
 
     def validate(step, epoch):
         metrics, images = task.evaluate(lambda x: _numpy(predict(tf.constant(x))), val_source,
                                         samples=val_samples, batch_size=val_batch)
         value = float(metrics[task.metric_name])
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"validation {task.metric_name} is {value} at step {step} (no usable ground truth "
+                                   f"in the {val_samples} validation samples, or non-finite model outputs); not "
+                                   f"exporting it as best. {_last_good(manager)}")
         improved = value > best_var.numpy() if task.higher_is_better else value < best_var.numpy()
         with writer.as_default(step=step):
             for k, v in metrics.items():
@@ -385,39 +533,69 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
             f"{' (best, exported best.keras)' if improved else ''}")
         return metrics
 
+    history = {"start_step": start_step, "resumed_from": resumed_from,
+               "overrides": [{"step": start_step, "key": k, "old": o, "new": n} for k, o, n in overrides]}
     last_metrics = None
     pbar = None
-    if progress:
-        from tqdm import tqdm
-
-        pbar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, mininterval=1.0,
-                    file=sys.stderr, desc=config.get("name", "train"))
-    if train_cfg.get("validate_at_start") and start_step == 0:
-        metrics, _ = task.evaluate(lambda x: _numpy(predict(tf.constant(x))), val_source, samples=val_samples,
-                                   batch_size=val_batch)
-        history["initial_metrics"] = metrics
-        with writer.as_default(step=0):
-            for k, v in metrics.items():
-                tf.summary.scalar(f"val/{k}", v)
-        log(f"step 0 (untrained): val {task.metric_name} = {metrics[task.metric_name]:.4f}")
-    train_start = time.time()
-    tic, tic_step = time.time(), start_step
+    dataset = iterator = None
     losses_seen = []
+    train_start = time.time()
     try:
+        if progress:
+            from tqdm import tqdm
+
+            pbar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, mininterval=1.0,
+                        file=sys.stderr, desc=config.get("name", "train"))
+        if train_cfg.get("validate_at_start") and start_step == 0:
+            metrics, _ = task.evaluate(lambda x: _numpy(predict(tf.constant(x))), val_source, samples=val_samples,
+                                       batch_size=val_batch)
+            history["initial_metrics"] = metrics
+            with writer.as_default(step=0):
+                for k, v in metrics.items():
+                    tf.summary.scalar(f"val/{k}", v)
+            log(f"step 0 (untrained): val {task.metric_name} = {metrics[task.metric_name]:.4f}")
+        scale_limit = train_cfg.get("max_initial_scale")
+        if start_step == 0 and scale_limit:
+            first = train_source.batch(int(samples_var.numpy()), global_batch // replicas)
+            history["initial_output_std"], history["initial_loss"] = check_initial_scale(
+                task, model, teacher, loss_obj, first, limit=float(scale_limit), model_name=config["model"]["name"])
+        dataset = make_distributed_dataset(dist, train_source, start_sample=int(samples_var.numpy()),
+                                           global_batch=global_batch)
+        iterator = iter(dataset)
+        log(f"training {config.get('name', 'model')} from step {start_step} to {total_steps} (global batch "
+            f"{global_batch} on {replicas} replica(s))")
+        train_start = time.time()
+        tic, tic_step = time.time(), start_step
         for step in range(start_step + 1, total_steps + 1):
-            logs = train_step(iterator)
-            values = {k: float(v) for k, v in logs.items()}
-            if nan_at is not None and step >= int(nan_at):
-                values["total"] = float("nan")
-            if not math.isfinite(values["total"]):
-                raise TrainingDiverged(f"loss is {values['total']} at step {step}; stopped without saving. "
-                                       f"{_last_good(manager)} Lower the learning rate (--set optimizer.lr=...) and "
-                                       f"rerun the same command to resume from it")
-            losses_seen.append(values["total"])
+            batch = next(iterator)
+            values = None
+            if has_codes:
+                codes = _local_values(dist, batch["skip_code"])
+                skipped = train_skips.add(codes, _local_values(dist, batch["record_index"]))
+                skips_var.assign(train_skips.state())
+                first_var.assign(train_skips.first_rows())
+                train_skips.check()
+                if skipped == codes.size and sees_global_batch:  # nothing to learn from: no update
+                    step_var.assign_add(1)
+                    samples_var.assign_add(global_batch)
+                    log(f"step {step}: every sample of the batch was skipped; no update")
+            if int(step_var.numpy()) < step:
+                logs = train_step(batch)
+                values = {k: float(v) for k, v in logs.items()}
+                if nan_at is not None and step >= int(nan_at):
+                    values["total"] = float("nan")
+                if not math.isfinite(values["total"]):
+                    raise TrainingDiverged(f"loss is {values['total']} at step {step}; stopped without saving. "
+                                           f"{_last_good(manager)} Lower the learning rate (--set optimizer.lr=...) "
+                                           f"and rerun the same command to resume from it")
+                losses_seen.append(values["total"])
             if pbar is not None:
                 pbar.update(1)
-                pbar.set_postfix(loss=f"{values['total']:.4g}", refresh=False)
-            if step % log_every == 0 or step == total_steps:
+                postfix = {"loss": f"{values['total']:.4g}"} if values else {}
+                if train_skips.skipped:
+                    postfix["skipped"] = train_skips.skipped
+                pbar.set_postfix(postfix, refresh=False)
+            if (step % log_every == 0 or step == total_steps) and values is not None:
                 now = time.time()
                 rate = (step - tic_step) / max(now - tic, 1e-9)
                 tic, tic_step = now, step
@@ -425,32 +603,53 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
                     for k, v in values.items():
                         tf.summary.scalar(f"train/{k}", v)
                     tf.summary.scalar("train/steps_per_second", rate)
+                    if has_codes:
+                        tf.summary.scalar("train/skipped_samples", train_skips.skipped)
                     lr = optimizer.learning_rate
                     lr = lr(optimizer.iterations) if callable(lr) else lr
                     # Under a distribution strategy the optimizer's variables are MirroredVariables:
                     # read them as tensors (cross-replica context) before converting to a float.
                     tf.summary.scalar("train/lr", float(tf.convert_to_tensor(lr).numpy()))
                 if pbar is None:
-                    log(f"step {step}/{total_steps} loss {values['total']:.4g} ({rate:.2f} steps/s)")
+                    skipped_text = train_skips.progress()
+                    log(f"step {step}/{total_steps} loss {values['total']:.4g} ({rate:.2f} steps/s)"
+                        f"{'; ' + skipped_text if skipped_text else ''}")
             epoch_end = step % steps_per_epoch == 0 or step == total_steps
             if epoch_end:
                 last_metrics = validate(step, (step - 1) // steps_per_epoch + 1)
             if step % ckpt_every == 0 or epoch_end:
                 save(step)
+        train_skips.check(final=True)
+    except Exception as err:  # noqa: BLE001 - only a full disk is translated, everything else re-raised
+        if not is_disk_full(err) or isinstance(err, DiskFullError):
+            raise
+        raise disk_full_error(path_in_error(err, under=own_dir, default=own_dir), cause=err, advice=(
+            f"{_last_good(manager)} Free space and rerun the same command to resume from it")) from None
     finally:
+        # tf.data's threads must stop before the interpreter does: an iterator still producing at
+        # shutdown (e.g. the mesh task's SMPL-X renders) hangs or aborts the process.
+        iterator = dataset = batch = None  # noqa: F841
+        gc.collect()
         if pbar is not None:
             pbar.close()
-        writer.flush()
-    if chief and total_steps > start_step:
-        atomic_save_keras(model, workdir / "final.keras")
+        with contextlib.suppress(Exception):  # a full disk must not hide the error that got us here
+            writer.flush()
+    if chief and (total_steps > start_step or not (workdir / "final.keras").is_file()):
+        atomic_save_keras(model, workdir / "final.keras")  # also when a kill interrupted its write
     if last_metrics is None:  # nothing left to train: report the current model
         last_metrics = validate(int(step_var.numpy()), int(step_var.numpy()) // steps_per_epoch)
+    if not has_codes:  # a synthetic source: every sample is generated, none can be skipped
+        train_skips.seen = int(samples_var.numpy())
+    skips = {"train": {**train_skips.report(), "reader": task.reader_skips.get("train", {})}}
+    if val_skips is not None:
+        skips["validation"] = {**val_skips.report(), "reader": task.reader_skips.get("val", {}),
+                               "validation_samples": val_samples}
     history.update({"final_step": int(step_var.numpy()), "samples": int(samples_var.numpy()),
                     "metrics": last_metrics, "best": float(best_var.numpy()), "metric": task.metric_name,
                     "latest_checkpoint": manager.latest_checkpoint,
                     "train_seconds": round(time.time() - train_start, 1),
                     "first_loss": losses_seen[0] if losses_seen else None,
-                    "last_loss": losses_seen[-1] if losses_seen else None})
+                    "last_loss": losses_seen[-1] if losses_seen else None, "skips": skips})
     if chief:
         atomic_write_text(workdir / "summary.json", json.dumps(history, indent=1, default=str))
     return history

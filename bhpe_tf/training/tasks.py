@@ -49,7 +49,11 @@ def _size_wh(config):
 class RecordStream:
     """Index-based training stream over reader records: epoch ``e`` visits ``permutation(seed, e)``;
     sample ``p`` of the run is ``(epoch p // n, slot p % n)``, so resuming at a sample counter
-    continues the exact order (the trainer stores the counter in the checkpoint)."""
+    continues the exact order (the trainer stores the counter in the checkpoint).
+
+    A record that cannot be used is **not replaced**: its element is a blank with ``skip_code`` > 0
+    (:mod:`bhpe_tf.training.skips`, by reason) that the trainer drops from the batch and counts;
+    every element carries its ``record_index`` so the skip names the file."""
 
     def __init__(self, records, *, pipeline_config, seed: int):
         from bhpe_tf.data.pipeline import process_record
@@ -62,36 +66,56 @@ class RecordStream:
                                image=np.zeros((8, 8, 3), np.uint8))
         self.spec = {k: (np.asarray(v).shape, np.asarray(v).dtype) for k, v in probe.items()}
         self.spec["box_size"] = ((), np.float32)
+        self.spec["skip_code"] = ((), np.int32)
+        self.spec["record_index"] = ((), np.int64)
+        self._blank = {k: np.zeros(shape, dtype) for k, (shape, dtype) in self.spec.items()}
 
     def __len__(self):
         return len(self.records)
+
+    def describe(self, index) -> str:
+        """The file (and record) a record index stands for, as skip messages name it."""
+        record = self.records[int(index)]
+        return f"{record.image_path} (record {record.image_id})" if record.ann_id is None else \
+            f"{record.image_path} (annotation {record.ann_id})"
 
     def _order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.records))
 
     def element(self, position, augment=True):
+        import cv2
+
         from bhpe_tf.data.records import DataError
+        from bhpe_tf.images import ImageReadError
+        from bhpe_tf.training.skips import skip_code
 
         n = len(self.records)
         epoch, slot = divmod(int(position), n)
         index = int(self._order(epoch)[slot]) if augment else int(position) % n
         rng = np.random.default_rng([self.seed, epoch, index])
         cfg = self.cfg if augment else dataclasses.replace(self.cfg, augment=None)
-        for attempt in range(8):  # a bad image is replaced by the next record (counted by the reader)
-            try:
-                out = self._process(self.records[(index + attempt) % n], config=cfg, rng=rng)
-                break
-            except (DataError, OSError) as err:
-                last = err
-        else:
-            raise UserError(f"8 consecutive unreadable images around record {index}: {last}")
-        kp = out["keypoints"]
-        vis = kp[kp[:, 2] > 0, :2]
-        out["box_size"] = np.float32(max(np.ptp(vis[:, 0]), np.ptp(vis[:, 1]), 1.0) if len(vis) else 1.0)
+        try:
+            out = self._process(self.records[index], config=cfg, rng=rng)
+            code = 0
+        except ImageReadError as err:
+            out, code = dict(self._blank), skip_code(err.reason)
+        except (DataError, OSError, cv2.error):
+            out, code = dict(self._blank), skip_code("bad sample")
+        if code == 0:
+            kp = out["keypoints"]
+            vis = kp[kp[:, 2] > 0, :2]
+            out["box_size"] = np.float32(max(np.ptp(vis[:, 0]), np.ptp(vis[:, 1]), 1.0) if len(vis) else 1.0)
+        out["skip_code"] = np.int32(code)
+        out["record_index"] = np.int64(index)
         return out
 
     def batch(self, start, size, augment=True):
-        items = [self.element(start + i, augment) for i in range(size)]
+        return self._stack([self.element(start + i, augment) for i in range(size)])
+
+    def batch_of(self, positions, augment=False):
+        return self._stack([self.element(p, augment) for p in positions])
+
+    def _stack(self, items):
         return {k: np.stack([np.asarray(it[k], self.spec[k][1]) for it in items]) for k in self.spec}
 
     def element_spec(self):
@@ -99,13 +123,30 @@ class RecordStream:
 
 
 class _Eval:
-    """A fixed validation view of a source: ``batch(start, size)`` without augmentation."""
+    """The fixed validation set of a run: the first ``samples`` records (all, when there are fewer)
+    minus the unusable ones, fixed once by :meth:`fix` (which reports the skipped ones) and the
+    same every epoch; ``batch(start, size)`` without augmentation."""
 
     def __init__(self, stream):
         self.stream = stream
+        self.positions = None
+
+    def describe(self, index) -> str:
+        return self.stream.describe(index)
+
+    def fix(self, samples: int):
+        """Scan the first ``samples`` records once: ``(usable count, skip codes, record indices)``."""
+        declared = min(int(samples), len(self.stream))
+        codes = np.zeros(declared, np.int32)
+        for p in range(declared):
+            codes[p] = self.stream.element(p, augment=False)["skip_code"]
+        self.positions = [p for p in range(declared) if codes[p] == 0]
+        return len(self.positions), codes, np.arange(declared)
 
     def batch(self, start, size):
-        return self.stream.batch(start, size, augment=False)
+        if self.positions is None:
+            return self.stream.batch(start, size, augment=False)
+        return self.stream.batch_of(self.positions[start:start + size], augment=False)
 
     def element_spec(self):
         return self.stream.element_spec()
@@ -121,6 +162,7 @@ def _require(path: Path, what: str):
 class Task:
     higher_is_better = True
     metric_name = "metric"
+    reader_skips: dict = {}  # {split: {reason: count}} of the dataset readers (real data)
 
     def __init__(self, config: dict, *, data_dir=None, workdir=None):
         self.config, self.workdir = config, Path(workdir) if workdir else None
@@ -224,6 +266,9 @@ class HeatmapTask(Task):
                                  image_dir=images)
         else:
             raise UserError(f"no reader for heatmap layout {self.layout!r} (coco, mpii)")
+        # what the readers left out (crowd, NaN / far-off coordinates, ...) goes into summary.json
+        self.reader_skips = {split: dict(getattr(getattr(rs, "skips", None), "counts", {}) or {})
+                             for split, rs in (("train", train), ("val", val))}
         return list(getattr(train, "records", train)), list(getattr(val, "records", val))
 
     # loss
@@ -269,7 +314,8 @@ class HeatmapTask(Task):
             total += int(np.sum(vis))
             if overlays is None:
                 overlays = self.overlays(batch, pred)
-        return {self.metric_name: hits / max(total, 1)}, overlays
+        # no visible joint at all: the metric is undefined (NaN), never a "best" 0.0
+        return {self.metric_name: hits / total if total else float("nan")}, overlays
 
     def overlays(self, batch, pred, count=4):
         import cv2
