@@ -57,8 +57,8 @@ class ScaleProfile:
     def max_output_std(self) -> float:
         return max(self.outputs.values())
 
-    def healthy(self, band=HEALTHY_STD) -> bool:
-        low, high = band
+    def healthy(self, band=None) -> bool:
+        low, high = band or HEALTHY_STD
         return all(math.isfinite(v) and low <= v <= high for v in self.outputs.values())
 
 
@@ -69,7 +69,11 @@ def stage_of(layer_name: str) -> str:
 
 
 def _probe_layers(model: tf.keras.Model) -> List[tf.keras.layers.Layer]:
-    return [layer for layer in model.layers if isinstance(layer, _MERGES)]
+    """Every merge point, and the last layer of every stage (its output, e.g. the stem's activation)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, tf.keras.layers.InputLayer)]
+    last_of_stage = {stage_of(layer.name): layer for layer in layers}
+    chosen = {id(layer) for layer in last_of_stage.values()}
+    return [layer for layer in layers if isinstance(layer, _MERGES) or id(layer) in chosen]
 
 
 def _std(value) -> float:
@@ -120,8 +124,9 @@ def profiles(model: tf.keras.Model, *, batch_size=2, seed=0) -> List[ScaleProfil
             for target in targets for training in (False, True)]
 
 
-def format_profiles(items: Sequence[ScaleProfile], band=HEALTHY_STD) -> str:
+def format_profiles(items: Sequence[ScaleProfile], band=None) -> str:
     """A table per (sub)model and mode: stage, its output std, its largest std, then the outputs."""
+    band = band or HEALTHY_STD
     lines = []
     for profile in items:
         mode = "training mode (BN on the batch)" if profile.training else "inference mode (BN moving statistics)"

@@ -30,7 +30,9 @@ def test_distillation_overfits_a_batch_and_keeps_teacher_frozen():
     teacher_weights = [w.copy() for w in teacher.get_weights()]
     model = DistillationModel(student=build_bihrnet(**SMALL), teacher=teacher)
     model.compile(optimizer=tf.keras.optimizers.legacy.Adam(1e-3))
-    history = model.fit(images, (heatmaps, visibility), batch_size=2, epochs=40, verbose=0).history
+    # 80 steps: with one real-valued path per tensor (bhpe_tf.models.hrnet) the features reaching the
+    # head start at unit scale, so the head's first steps are smaller than when the path exploded.
+    history = model.fit(images, (heatmaps, visibility), batch_size=2, epochs=80, verbose=0).history
     assert set(history) == {"awing", "kl", "total"}
     # Binary training on one batch is noisy step to step (sign flips, BN over 2 images): compare the
     # start with the mean of the last steps.

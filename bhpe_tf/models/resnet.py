@@ -19,8 +19,13 @@ Local Convolution Residual (identity, Fusion Down, Fusion Up, Down Scale or Down
 ``conv_unit`` from the shape change), and the block shortcut is the full-precision **Block
 Residual**: identity, or in projection blocks a FP 1x1 (stride-2) conv + BN
 (``binary_downsample=False``). Order inside a BiDRB [inferred, DESIGN 12]: per conv
-``bias -> sign -> bconv -> BN -> + LCR -> RPReLU``; the last conv of a block adds its LCR and the
-Block Residual before its RPReLU, the ResNet habit of activating after the shortcut sum.
+``bias -> sign -> bconv -> BN -> + LCR -> RPReLU``; the last conv of a block takes the Block
+Residual as its real shortcut (``conv_unit(shortcut="block")``) and activates after the sum, the
+ResNet habit. It gets no LCR of its own on top: the LCR chain of a block already carries the block
+input (channel-group means repeated back), so LCR + BR summed two copies of one real path and
+doubled it per block: BiDRN ResNet-50 features had std 3.9e3 at init (inference mode; 970 in
+training mode), now ~1, like the FP ResNet (``tests/test_activation_scale.py``). The same rule
+makes Bi-Real's blocks Bi-Real's: one real shortcut per binary conv, no extra block identity.
 """
 from typing import Sequence
 
