@@ -35,7 +35,7 @@ import tensorflow as tf
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
 from bhpe_tf.fileio import atomic_write_text
 from bhpe_tf.training import config as cfg_lib
-from bhpe_tf.training.tasks import make_task
+from bhpe_tf.training.tasks import check_requirements, make_task
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -206,6 +206,7 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         raise UserError(f"--epochs must be >= 1, got {epochs}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise MissingFileError(f"--data_dir {data_dir} does not exist or is not a directory")
+    check_requirements(config, data_dir=data_dir)
     dist = make_strategy(strategy)
     chief = _is_chief(dist)
     workdir = Path(workdir)
@@ -217,6 +218,8 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
     train_cfg = config["train"]
     task = make_task(config, data_dir=data_dir, workdir=workdir)
     train_source, val_source, train_len = task.sources()
+    for line in getattr(task, "data_report", ()):  # what the readers used and skipped
+        log(line)
     replicas = dist.num_replicas_in_sync
     global_batch = int(train_cfg["batch_size"]) * replicas
     steps_per_epoch = int(train_cfg.get("steps_per_epoch") or 1000)
@@ -393,6 +396,10 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
                     "train_seconds": round(time.time() - train_start, 1),
                     "first_loss": losses_seen[0] if losses_seen else None,
                     "last_loss": losses_seen[-1] if losses_seen else None})
+    skips = getattr(train_source, "skips", None)
+    history["data_report"] = list(getattr(task, "data_report", ())) + ([skips.report()] if skips else [])
+    if skips is not None and skips.total:
+        log(skips.report())
     if chief:
         atomic_write_text(workdir / "summary.json", json.dumps(history, indent=1, default=str))
     return history
