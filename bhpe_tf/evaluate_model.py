@@ -262,6 +262,6 @@ def format_result(name, columns, paper, model, count, extra) -> str:
     else:
         lines.append(f"(the BinaryHPE paper reports no {name} numbers for method {model.method})")
     if extra:
-        lines.append(f"Hand4Whole's Human3.6M protocol (14 joints, J_regressor_h36m_smplx, root-relative): "
+        lines.append("Hand4Whole's Human3.6M protocol (14 joints, J_regressor_h36m_smplx, root-relative): "
                      + ", ".join(f"{k} {v:.1f}" for k, v in extra.items()))
     return "\n".join(lines)

@@ -398,8 +398,8 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
                     "last_loss": losses_seen[-1] if losses_seen else None})
     skips = getattr(train_source, "skips", None)
     history["data_report"] = list(getattr(task, "data_report", ())) + ([skips.report()] if skips else [])
-    if skips is not None and skips.total:
-        log(skips.report())
+    for line in history["data_report"]:  # again at the end: what was used and skipped, counted
+        log(f"data: {line}")
     if chief:
         atomic_write_text(workdir / "summary.json", json.dumps(history, indent=1, default=str))
     return history

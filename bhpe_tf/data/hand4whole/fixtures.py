@@ -17,7 +17,7 @@ and MPII's thorax / head top are the head / spine joints moved as described in
 :data:`H36M_FROM_SMPLX`), so where two joint sets share a name the dataset annotation and the fit
 agree, which the tests use.
 
-    python -m bhpe_tf.data.hand4whole.fixtures OUT_DIR      # writes OUT_DIR/{data,smplx}
+    python -m bhpe_tf.data.hand4whole.fixtures OUT_DIR   # OUT_DIR/data (--data_dir), OUT_DIR/smplx_model
 """
 from __future__ import annotations
 
@@ -59,16 +59,13 @@ def _rodrigues(vector_or_matrix):
                          else np.asarray(vector_or_matrix, np.float64).reshape(3, 1))[0]
 
 
-def _box(points, *, pad: float = 0.0):
+def _box(points):
+    """``[x, y, w, h]`` around 2D points (what an annotator's tight box is)."""
     lo, hi = points.min(0), points.max(0)
-    size = hi - lo
-    return [float(lo[0] - pad * size[0]), float(lo[1] - pad * size[1]), float(size[0] * (1 + 2 * pad)),
-            float(size[1] * (1 + 2 * pad))]
+    return [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
 
 
 def _write_json(path, value):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(value))
 
 

@@ -179,12 +179,14 @@ class FitModel:
 
     def __init__(self, model_path):
         self.model_path = model_path
-        self._layers = {}
+        self._layers, self._forward = {}, {}
         self._lock = threading.Lock()
 
     def layer(self, gender: str = "neutral"):
         with self._lock:  # tf.data calls from several threads; build each layer once
             if gender not in self._layers:
+                import tensorflow as tf
+
                 from bhpe_tf.body.smplx_layer import SMPLXLayer
 
                 path = self.model_path
@@ -193,6 +195,9 @@ class FitModel:
                                    name=f"fit_smplx_{gender}")
                 layer({"betas": np.zeros((1, 10), np.float32)})  # build before concurrent use
                 self._layers[gender] = layer
+                # one traced graph for every batch size: eager SMPL-X costs ~4x more per batch
+                self._forward[gender] = tf.function(lambda params, layer=layer: layer(params), reduce_retracing=True,
+                                                    autograph=False)
             return self._layers[gender]
 
     @property
@@ -213,7 +218,8 @@ class FitModel:
             rots = np.stack([fits[i][1].R for i in members])
             root = np.stack([cv2.Rodrigues(r @ cv2.Rodrigues(p[0].reshape(3, 1))[0])[0].reshape(3)
                              for r, p in zip(rots, pose)])
-            out = self.layer(gender)({
+            self.layer(gender)
+            out = self._forward[gender]({
                 "global_orient": tf.constant(root, tf.float32), "body_pose": tf.constant(pose[:, 1:22], tf.float32),
                 "jaw_pose": tf.constant(pose[:, 22], tf.float32),
                 "left_hand_pose": tf.constant(pose[:, 25:40], tf.float32),
