@@ -1,4 +1,7 @@
-"""Evaluate saved predictions on a standard benchmark and print its usual table.
+"""Evaluate saved predictions, or a model, on a standard benchmark and print its usual table.
+
+    python -m bhpe_tf.evaluate --dataset ehf --model runs/binaryhpe_bidrn --annotations data/EHF --smplx_model smplx/
+    python -m bhpe_tf.evaluate --dataset agora --model bidrn.tflite --annotations data --smplx_model smplx/
 
     python -m bhpe_tf.evaluate --dataset coco --predictions results.json --annotations person_keypoints_val2017.json
     python -m bhpe_tf.evaluate --dataset mpii --predictions pred.mat --annotations detections_our_format.mat
@@ -19,6 +22,11 @@ Inputs:
   ``--ehf_subsets`` an ``.npz`` with ``J_regressor (55,10475)``, ``lhand_vertices``,
   ``rhand_vertices``, ``face_vertices`` (from your licensed SMPL-X / MANO / FLAME downloads).
 
+With ``--model`` (a training run or a converted ``.tflite``) the model itself runs on EHF,
+AGORA's validation split or Human3.6M's test split in Hand4Whole's layout (``--annotations``) and
+the BinaryHPE paper's Table 1 columns are printed next to the paper's row; see
+:mod:`bhpe_tf.evaluate_model`.
+
 User mistakes (missing or malformed files: :class:`bhpe_tf.errors.UserError`, which
 :class:`~bhpe_tf.data.records.DataError` is) print one line to stderr and exit with status 2.
 Ground truth that cannot be scored (NaN / inf or far-off-image coordinates, missing head boxes) is
@@ -36,8 +44,14 @@ from bhpe_tf.data.records import DataError
 from bhpe_tf.errors import UserError, print_warnings_as_lines
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("dataset", None, ["coco", "mpii", "h36m", "ehf"], "Benchmark to evaluate on.")
+flags.DEFINE_enum("dataset", None, ["coco", "mpii", "h36m", "ehf", "agora"], "Benchmark to evaluate on.")
 flags.DEFINE_string("predictions", None, "Prediction file (see the module docstring for formats).")
+flags.DEFINE_string("model", None, "Evaluate a model instead of predictions: a training workdir / checkpoint / "
+                    ".keras of a mesh run, or a converted .tflite with its model card (ehf, agora, h36m).")
+flags.DEFINE_string("smplx_model", None, "With --model: the SMPL-X model folder (SMPLX_NEUTRAL.npz and the MANO / "
+                    "FLAME vertex ids and SMPLX_to_J14.pkl beside it).")
+flags.DEFINE_integer("batch_size", 8, "With --model: crops per forward pass.")
+flags.DEFINE_integer("limit", None, "With --model: evaluate only the first N people (a quick look).")
 flags.DEFINE_string("annotations", None, "Ground-truth file or folder.")
 flags.DEFINE_enum("prediction_origin", "auto", ["auto", "0", "1"],
                   "MPII: whether predictions are 0-based (1 is added) or 1-based MATLAB coordinates.")
@@ -172,7 +186,21 @@ def main(argv):
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments {' '.join(argv[1:])}")
     if FLAGS.dataset is None:
-        raise UsageError("--dataset is required (coco, mpii, h36m or ehf)")
+        raise UsageError("--dataset is required (coco, mpii, h36m, ehf or agora)")
+    if FLAGS.model:
+        from bhpe_tf.evaluate_model import BENCHMARKS, evaluate_model
+
+        if FLAGS.dataset not in BENCHMARKS:
+            raise UsageError(f"--model evaluates on {', '.join(BENCHMARKS)}, not {FLAGS.dataset}")
+        if FLAGS.predictions:
+            raise UsageError("pass either --model or --predictions, not both")
+        result = evaluate_model(benchmark=FLAGS.dataset, model=FLAGS.model,
+                                annotations=_need_file(FLAGS.annotations, "annotations", directory=True),
+                                smplx_model=FLAGS.smplx_model, batch_size=FLAGS.batch_size, limit=FLAGS.limit)
+        print(result.text)
+        return 0
+    if FLAGS.dataset == "agora":
+        raise UsageError("--dataset agora evaluates a model: pass --model")
     preds = _need_file(FLAGS.predictions, "predictions")
     if FLAGS.dataset == "coco":
         text = evaluate_coco(preds, _need_file(FLAGS.annotations, "annotations"))

@@ -152,3 +152,22 @@ def test_missing_target_is_a_clear_error():
     with pytest.raises(InvalidInputError, match="joint_trunc"):
         hand4whole_losses(out, tg)
     assert "smplx_joint_cam" not in REQUIRED_TARGETS
+
+
+def test_projection_of_hands_and_face_counts_up_to_a_translation():
+    """Hand4Whole's forward: hand joints of projection and target move into the hand crop's grid, then
+    the projected hand / face joints are shifted by their mean offset to the target (shape, not place)."""
+    out, tg = zero_case()
+    # every face joint and the left hand projected 0.5 cells right of the target: no loss
+    out["joint_proj"][:, 65:, 0] += 0.5
+    out["joint_proj"][:, 25:45, 0] += 0.5
+    assert losses(out, tg)["joint_proj"] == pytest.approx(0.0, abs=1e-6)
+    # one left-hand joint 0.75 cells further (x 4 in the 8-cell crop grid of a 1.5-cell box): after the
+    # alignment every hand joint is off by the deviation from the mean, 19 x |d/20| + |19 d/20|
+    out["joint_proj"][:, 30, 0] += 0.75
+    d = 0.75 * 8 / 1.5
+    assert losses(out, tg)["joint_proj"] == pytest.approx((19 * d / 20 + 19 * d / 20) / (137 * 2), rel=1e-5)
+    # body joints are compared where they are
+    out, tg = zero_case()
+    out["joint_proj"][:, 3, 1] += 1.0
+    assert losses(out, tg)["joint_proj"] == pytest.approx(1.0 / (137 * 2))

@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = ["SMPLX_JOINT_NAMES", "NUM_SMPLX_JOINTS", "H4W_BODY_JOINTS", "H4W_LHAND_JOINTS",
            "H4W_RHAND_JOINTS", "H4W_FACE_JOINTS", "H4W_JOINTS", "H4W_POSE_JOINTS",
-           "H4W_BODY_NAMES", "select_joints", "hand4whole_joints"]
+           "H4W_BODY_NAMES", "H4W_JOINT_NAMES", "select_joints", "hand4whole_joints", "side_swap_permutation",
+           "H4W_FLIP_PERMUTATION", "H4W_POSE_FLIP_PERMUTATION"]
 
 SMPLX_JOINT_NAMES = ('pelvis', 'left_hip', 'right_hip', 'spine1', 'left_knee', 'right_knee', 'spine2', 'left_ankle',
     'right_ankle', 'spine3', 'left_foot', 'right_foot', 'neck', 'left_collar', 'right_collar',
@@ -68,6 +69,37 @@ H4W_JOINTS = H4W_BODY_JOINTS + H4W_LHAND_JOINTS + H4W_RHAND_JOINTS + H4W_FACE_JO
 # Rotations Hand4Whole predicts / supervises (53 x 3 axis-angle): root + body 21, left hand 15,
 # right hand 15, jaw; indices into the 55 kinematic joints (eyes excluded, they stay zero).
 H4W_POSE_JOINTS = tuple(range(22)) + tuple(range(25, 55)) + (22,)
+# Hand4Whole's names of the 137 joints (``smpl_x.joints_name``): the dataset readers map their own
+# joint sets into these by name (its ``transform_joint_to_other_db``).
+H4W_JOINT_NAMES = H4W_BODY_NAMES + tuple(
+    f"{side}_{finger}_{k}" for side in ("L", "R") for finger in ("Thumb", "Index", "Middle", "Ring", "Pinky")
+    for k in range(1, 5)) + tuple(f"Face_{k}" for k in range(1, 73))
+
+
+def side_swap_permutation(names) -> np.ndarray:
+    """Permutation swapping every ``left*`` / ``right*`` name with its mirror twin (others stay);
+    an involution.
+
+    SMPL-X names its mirrored joints ``left_x`` / ``right_x`` (and ``left_eye4`` / ``right_eye4``
+    for the face landmarks), so the left/right pairs of any subset follow from the names alone."""
+    names = list(names)
+    where = {}
+    for i, n in enumerate(names):
+        where.setdefault(n, []).append(i)
+    perm = np.arange(len(names))
+    for i, n in enumerate(names):
+        for a, b in (("left", "right"), ("right", "left")):
+            if n.startswith(a) and b + n[len(a):] in where:
+                # A name can occur twice (Hand4Whole's body eyes are also its face eyeballs): the
+                # twin is the nearest occurrence, i.e. the one of the same part.
+                perm[i] = min(where[b + n[len(a):]], key=lambda j: abs(j - i))
+    return perm
+
+
+# Horizontal-flip permutations of the 137 joints (Hand4Whole ``smpl_x.flip_pairs``) and of the 53
+# supervised rotations (``smpl_x.orig_flip_pairs``), from the SMPL-X names of the joints they pick.
+H4W_FLIP_PERMUTATION = side_swap_permutation([SMPLX_JOINT_NAMES[i] for i in H4W_JOINTS])
+H4W_POSE_FLIP_PERMUTATION = side_swap_permutation([SMPLX_JOINT_NAMES[i] for i in H4W_POSE_JOINTS])
 
 
 def select_joints(joints, indices):

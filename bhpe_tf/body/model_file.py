@@ -33,6 +33,8 @@ __all__ = [
     "GENDERS",
     "resolve_model_path",
     "load_smplx_model",
+    "load_evaluation_files",
+    "EVALUATION_FILES",
 ]
 
 NUM_VERTICES = 10475
@@ -289,3 +291,67 @@ def load_smplx_model(path, *, gender: str = "neutral", ext: Optional[str] = None
         raise BodyModelFileError(f"{path}: 'kintree_table' is not a tree with parents before "
                                  f"children: {parents.tolist()}")
     return SMPLXModelData(path=path, v_template=v_template, parents=parents, **fields)
+
+
+# ----------------------------------------------------------------------------- evaluation files
+#: The files of the official downloads that Hand4Whole's EHF / AGORA protocol needs, looked for in
+#: the folder of the SMPL-X model (Hand4Whole keeps them in ``human_model_files/smplx``).
+EVALUATION_FILES = {"hand_vertices": "MANO_SMPLX_vertex_ids.pkl", "face_vertices": "SMPL-X__FLAME_vertex_ids.npy",
+                    "j14_regressor": "SMPLX_to_J14.pkl"}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, dicts of them and scipy.sparse matrices, nothing else (the files
+    are the user's downloads, but a pickle that builds other objects is refused, not executed)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"), ("__builtin__", "object"),
+               ("builtins", "object"), ("_codecs", "encode")}  # protocol 2 writes bytes via codecs.encode
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED or module.startswith("scipy.sparse"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy / scipy.sparse arrays)")
+
+
+def _load_array_pickle(path):
+    try:
+        with open(path, "rb") as handle:
+            return _ArrayUnpickler(handle, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, ImportError) as err:
+        raise BodyModelFileError(f"{path}: not a readable pickle of arrays ({err})") from None
+
+
+def load_evaluation_files(model_path) -> dict:
+    """The MANO hand and FLAME face vertex indices and the 14-joint regressor that come with the
+    SMPL-X downloads (:data:`EVALUATION_FILES`), from the folder of the model that ``model_path``
+    resolves to: ``{"lhand_vertices", "rhand_vertices", "face_vertices" (int64), "j14_regressor"
+    (14, V) float64}``. A missing file is a :class:`MissingFileError` naming it."""
+    folder = os.path.dirname(resolve_model_path(model_path))
+    paths = {key: os.path.join(folder, name) for key, name in EVALUATION_FILES.items()}
+    for key, path in paths.items():
+        if not os.path.isfile(path):
+            raise MissingFileError(f"{path} not found: the EHF / AGORA protocol needs {EVALUATION_FILES[key]} from "
+                                   f"the SMPL-X / MANO / FLAME downloads next to the SMPL-X model (Hand4Whole's "
+                                   f"human_model_files/smplx layout)")
+    hands = _load_array_pickle(paths["hand_vertices"])
+    if not isinstance(hands, dict) or not {"left_hand", "right_hand"} <= set(hands):
+        raise BodyModelFileError(f"{paths['hand_vertices']}: expected a dict with 'left_hand' and 'right_hand'")
+    regressor = _load_array_pickle(paths["j14_regressor"])
+    regressor = regressor.toarray() if hasattr(regressor, "toarray") else np.asarray(regressor, np.float64)
+    try:
+        face = np.load(paths["face_vertices"], allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise BodyModelFileError(f"{paths['face_vertices']}: not a readable .npy ({err})") from None
+    out = {"lhand_vertices": np.asarray(hands["left_hand"], np.int64).reshape(-1),
+           "rhand_vertices": np.asarray(hands["right_hand"], np.int64).reshape(-1),
+           "face_vertices": np.asarray(face, np.int64).reshape(-1), "j14_regressor": np.asarray(regressor, np.float64)}
+    if out["j14_regressor"].ndim != 2 or out["j14_regressor"].shape[1] != NUM_VERTICES:
+        raise BodyModelFileError(f"{paths['j14_regressor']}: shape {out['j14_regressor'].shape}, expected "
+                                 f"(14, {NUM_VERTICES})")
+    for key in ("lhand_vertices", "rhand_vertices", "face_vertices"):
+        if out[key].size == 0 or out[key].min() < 0 or out[key].max() >= NUM_VERTICES:
+            raise BodyModelFileError(f"{paths['face_vertices' if key == 'face_vertices' else 'hand_vertices']}: "
+                                     f"{key} must index vertices 0..{NUM_VERTICES - 1}")
+    return out

@@ -29,7 +29,7 @@ from bhpe_tf.body.model_file import (GENDERS, NUM_DYNAMIC_ANGLES, NUM_DYNAMIC_LA
 from bhpe_tf.errors import InvalidInputError
 
 __all__ = ["rest_joints", "make_synthetic_smplx", "write_synthetic_smplx",
-           "write_synthetic_model_dir"]
+           "write_synthetic_model_dir", "write_synthetic_evaluation_files"]
 
 _FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # SMPL-X order of the hand joints
 
@@ -362,3 +362,34 @@ def write_synthetic_model_dir(root, *, seed: int = 0, ext: str = "npz",
                               seed=seed + GENDERS.index(gender), num_shape=num_shape,
                               num_expression=num_expression)
     return os.fspath(root)
+
+
+# Joints of the synthetic evaluation regressors: the 14 LSP joints of ``SMPLX_to_J14.pkl`` (right
+# ankle, knee, hip, left hip, knee, ankle, right wrist, elbow, shoulder, left shoulder, elbow,
+# wrist, neck, head) as rows of the model's own joint regressor.
+_J14_FROM_SMPLX = (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12, 15)
+_PART_OWNERS = {"left_hand": (20,) + tuple(range(25, 40)), "right_hand": (21,) + tuple(range(40, 55)),
+                "face": (15, 22, 23, 24)}
+
+
+def write_synthetic_evaluation_files(directory, *, model_path) -> str:
+    """Write, next to a (synthetic) SMPL-X model, the evaluation files of the official downloads in
+    their formats: ``MANO_SMPLX_vertex_ids.pkl`` (``{'left_hand', 'right_hand'}`` vertex indices),
+    ``SMPL-X__FLAME_vertex_ids.npy`` (face vertices) and ``SMPLX_to_J14.pkl`` (a (14, V) regressor).
+
+    The official MANO / FLAME subsets are the hand and head regions of the SMPL-X topology; here
+    they are the vertices skinned mostly to the hand (wrist and fingers) and head (head, jaw, eyes)
+    joints, and the J14 regressor is the model's own joint regressor rows of the 14 LSP joints."""
+    from bhpe_tf.body.model_file import load_smplx_model
+
+    data = load_smplx_model(model_path)
+    owner = np.argmax(data.weights, axis=1)
+    subsets = {part: np.nonzero(np.isin(owner, joints))[0].astype(np.int64) for part, joints in _PART_OWNERS.items()}
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "MANO_SMPLX_vertex_ids.pkl"), "wb") as handle:
+        pickle.dump({"left_hand": subsets["left_hand"], "right_hand": subsets["right_hand"]}, handle, protocol=2)
+    np.save(os.path.join(directory, "SMPL-X__FLAME_vertex_ids.npy"), subsets["face"])
+    with open(os.path.join(directory, "SMPLX_to_J14.pkl"), "wb") as handle:
+        pickle.dump(np.asarray(data.J_regressor[list(_J14_FROM_SMPLX)], np.float64), handle, protocol=2)
+    return directory

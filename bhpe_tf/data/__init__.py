@@ -3,6 +3,8 @@
 Readers return a :class:`RecordSet` of :class:`SampleRecord` (0-based pixels, scale in pixels,
 3D in metres) plus the :class:`SkipCounter` of what they left out; bad files raise
 :class:`DataError` naming the file and record. TensorFlow is imported only by ``pipeline``.
+Hand4Whole's dataset layout, its exact mesh targets and the 3D / 2D training mix are in
+:mod:`bhpe_tf.data.hand4whole`.
 """
 from bhpe_tf.data.agora import load_agora
 from bhpe_tf.data.coco import load_coco

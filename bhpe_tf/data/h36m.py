@@ -117,13 +117,22 @@ def load_neuralannot_smplx(path) -> dict:
 
 def smplx_from_neuralannot(entry: dict, *, path=None, record=None) -> SMPLXParams:
     """One NeuralAnnot entry -> :class:`SMPLXParams`; parts it lacks (hands, jaw, expression on
-    H36M) get validity 0, which is how Hand4Whole masks their losses."""
-    if "root_pose" not in entry or "body_pose" not in entry:
+    H36M) get validity 0, which is how Hand4Whole masks their losses.
+
+    As Hand4Whole's ``process_human_model_output``: a hand counts only with its pose *and* a true
+    ``lhand_valid`` / ``rhand_valid`` flag (COCO fits carry the flags; a fit without the flag keeps
+    the pose), the face (jaw and expression together) only with both and ``face_valid``."""
+    if not isinstance(entry, dict) or "root_pose" not in entry or "body_pose" not in entry:
         raise DataError("NeuralAnnot entry needs 'root_pose' and 'body_pose'", path=path, record=record)
+
+    def part(key, flag):
+        return entry.get(key) if entry.get(flag, True) else None
+
+    face = all(k in entry for k in ("jaw_pose", "expr")) and entry.get("face_valid", True)
     try:
         return SMPLXParams.from_parts(
-            root_pose=entry["root_pose"], body_pose=entry["body_pose"], jaw_pose=entry.get("jaw_pose"),
-            lhand_pose=entry.get("lhand_pose"), rhand_pose=entry.get("rhand_pose"), betas=entry.get("shape"),
-            expression=entry.get("expr"), transl=entry.get("trans"))
+            root_pose=entry["root_pose"], body_pose=entry["body_pose"], jaw_pose=entry["jaw_pose"] if face else None,
+            lhand_pose=part("lhand_pose", "lhand_valid"), rhand_pose=part("rhand_pose", "rhand_valid"),
+            betas=entry.get("shape"), expression=entry["expr"] if face else None, transl=entry.get("trans"))
     except ValueError as e:
         raise DataError(str(e), path=path, record=record) from None

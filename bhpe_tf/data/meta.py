@@ -83,16 +83,10 @@ def flip_permutation(flip_pairs, num: int) -> np.ndarray:
 def smplx_flip_permutation() -> np.ndarray:
     """Permutation of the 55 SMPL-X pose joints swapping left/right by name.
 
-    Uses ``smplx.joint_names.JOINT_NAMES`` (``left_hip``/``right_hip``, ``left_eye_smplhf``/...,
-    ``left_index1``/``right_index1``...); this reproduces Hand4Whole's ``orig_flip_pairs``.
+    Uses the ``smplx`` joint names (``left_hip``/``right_hip``, ``left_eye_smplhf``/...,
+    ``left_index1``/``right_index1``...; :data:`bhpe_tf.body.joint_sets.SMPLX_JOINT_NAMES`); this
+    reproduces Hand4Whole's ``orig_flip_pairs``.
     """
-    from smplx.joint_names import JOINT_NAMES  # imported lazily: it pulls in torch
+    from bhpe_tf.body.joint_sets import SMPLX_JOINT_NAMES, side_swap_permutation
 
-    names = list(JOINT_NAMES[:55])
-    index = {n: i for i, n in enumerate(names)}
-    perm = np.arange(55)
-    for i, n in enumerate(names):
-        for a, b in (("left", "right"), ("right", "left")):
-            if n.startswith(a + "_"):
-                perm[i] = index[b + n[len(a):]]
-    return perm
+    return side_swap_permutation(SMPLX_JOINT_NAMES[:55])

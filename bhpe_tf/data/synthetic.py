@@ -262,150 +262,160 @@ def synthetic_smplx_path(cache_dir, *, seed: int = 0) -> str:
     return path
 
 
+def random_person(rng: np.random.Generator, *, pose_scale: float = 0.35, turn: float = 1.0):
+    """Random SMPL-X parameters for a person in a y-down camera: ``(pose (55, 3), betas (10,),
+    expression (10,))``; root upright and turned by up to ``turn`` radians about the vertical,
+    body / hand / jaw rotations around the rest pose (``pose_scale`` radians standard deviation)."""
+    ps = float(pose_scale)
+    pose = np.zeros((55, 3), np.float32)
+    pose[0] = _axis_angle_root(rng, turn=turn)
+    pose[1:22] = rng.normal(0, ps, (21, 3))
+    pose[[16, 17]] += np.array([[0, 0, -0.9], [0, 0, 0.9]]) * rng.uniform(0, 1)  # arms down
+    pose[22] = rng.normal(0, 0.1, 3) * np.array([1, 0.2, 0.2])
+    pose[25:55] = rng.normal(0, ps * 0.7, (30, 3))
+    betas = rng.normal(0, 1.0, 10).astype(np.float32)
+    expr = rng.normal(0, 1.0, 10).astype(np.float32)
+    return pose, betas, expr
+
+
+def place_in_view(vertices, *, focal, image_size, fill: float = 0.8, shift=(0.0, 0.0)) -> np.ndarray:
+    """Translation putting ``vertices`` (model frame) in front of a pinhole camera with ``focal``
+    (fx, fy) so that the body spans ``fill`` of the image (w, h), its centre shifted by ``shift``
+    (fractions of the image) from the principal point."""
+    w, h = image_size
+    focal = np.asarray(focal, np.float64)
+    verts = np.asarray(vertices, np.float64)
+    extent = np.ptp(verts[:, :2], axis=0)
+    tz = focal[1] * max(extent[1], extent[0] * h / w * focal[0] / focal[1]) / (fill * h)
+    center = (verts.max(0) + verts.min(0)) / 2
+    return np.array([shift[0] * w / focal[0] * tz, shift[1] * h / focal[1] * tz, tz]) - center
+
+
+def render_person(background_rgb, vertices, faces, *, focal, princpt, color) -> np.ndarray:
+    """The shaded mesh (camera frame) drawn over an RGB background (uint8)."""
+    from bhpe_tf.body.render import render_mesh
+
+    bgr = np.ascontiguousarray(background_rgb[..., ::-1])
+    return np.ascontiguousarray(render_mesh(bgr, vertices, faces, focal=focal, princpt=princpt, color=color,
+                                            alpha=1.0)[..., ::-1])
+
+
+def part_boxes_of(joints_2d) -> dict:
+    """``{lhand,rhand,face}_box`` (x, y, w, h) around the projected 137 Hand4Whole joints, the
+    boxes a COCO-WholeBody annotator would draw around each part's keypoints."""
+    out = {}
+    for part, sl in (("lhand", slice(25, 45)), ("rhand", slice(45, 65)), ("face", slice(65, 137))):
+        lo, hi = joints_2d[sl].min(0), joints_2d[sl].max(0)
+        out[f"{part}_box"] = np.r_[lo, hi - lo].astype(np.float32)
+        out[f"{part}_valid"] = 1.0
+    return out
+
+
 class SyntheticMesh:
-    """Renders of the synthetic SMPL-X body with Hand4Whole training targets (module docstring).
+    """Renders of the synthetic SMPL-X body through Hand4Whole's target code (module docstring).
 
-    The body is posed with random body / hand / jaw rotations, shape and expression, turned about
-    the vertical axis, placed in front of Hand4Whole's virtual camera (focal 5000 px and principal
-    point (96, 128) on the 256x192 body image, scaled to ``input_size``), and drawn shaded over a
-    textured background. ``smplx_model_path`` is any SMPL-X file (the default demo uses a synthetic
-    one, :func:`synthetic_smplx_path`).
+    Sample ``i`` is a person (:func:`random_person`) placed in front of Hand4Whole's virtual
+    camera (focal 5000 px and principal point at the centre of the 256x192 body image, scaled to
+    ``input_size``) and drawn over a textured background; it becomes a
+    :class:`~bhpe_tf.data.records.SampleRecord` of the ``synthetic`` dataset (image, SMPL-X
+    parameters, camera, part boxes around the projected hands and face) whose targets come from
+    :class:`bhpe_tf.data.hand4whole.targets.TargetBuilder`, the code path of the real datasets.
+    The record's box is the whole render, so without ``augment`` the crop is the render itself.
 
-    Targets (keys as :func:`bhpe_tf.data.wholebody_targets.make_wholebody_targets`, J = 137):
-    ``joint_img`` (J, 3) x, y in body-grid cells and depth bin, ``joint_valid``, ``joint_trunc``
-    (J, 1), ``joint_cam`` (J, 3) metres (pelvis-relative; hands to wrists, face to neck), ``joint_cam_valid`` (J, 1),
-    ``{lhand,rhand,face}_box_center / _box_size`` (2,) grid cells and ``_box_valid`` (1,),
-    ``smplx_pose`` (55, 3) axis-angle (eyes masked), ``smplx_pose_valid`` (55,), ``smplx_shape``
-    (10,), ``smplx_expr`` (10,) and their ``_valid`` (1,); plus ``image`` in [0, 1] (``unit``).
+    Targets: the keys of :mod:`bhpe_tf.data.hand4whole.targets` (137 joints in body-grid cells +
+    depth bins, root-relative 3D joints, the fit's joints, part boxes, the 53 rotations, shape and
+    expression with their masks), plus ``index``; ``with_mesh`` adds the ground-truth mesh.
     """
 
     def __init__(self, *, smplx_model_path, input_size=(384, 512), output_grid=None, depth_bins: int = 8,
                  bbox_3d_size: float = 2.0, split: str = "train", seed: int = 0, normalize: str = "unit",
-                 pose_scale: float = 0.35, length: int | None = None):
+                 pose_scale: float = 0.35, length: int | None = None, augment=None, with_mesh: bool = False):
+        from bhpe_tf.data.hand4whole.targets import FitModel, TargetBuilder, TargetConfig
+
         self.smplx_model_path = os.fspath(smplx_model_path)
         self.input_size = (int(input_size[0]), int(input_size[1]))  # (w, h)
         w, h = self.input_size
-        self.output_grid = tuple(output_grid) if output_grid else (w // 64, h // 64)
-        self.depth_bins, self.bbox_3d_size = int(depth_bins), float(bbox_3d_size)
+        self.target_config = TargetConfig(input_size=self.input_size, depth_bins=int(depth_bins),
+                                          body_3d_size=float(bbox_3d_size), normalize=normalize, with_mesh=with_mesh)
+        if output_grid and tuple(output_grid) != self.target_config.output_grid:
+            raise ValueError(f"output_grid {tuple(output_grid)} must be input_size / 64 = "
+                             f"{self.target_config.output_grid} (Hand4Whole's body grid)")
+        self.output_grid = self.target_config.output_grid
         self.split, self._split, self.seed = split, _split_id(split), int(seed)
         self.normalize, self.pose_scale, self.length = normalize, float(pose_scale), length
-        self._layer = None
+        self.fits = FitModel(self.smplx_model_path)
+        self.builder = TargetBuilder(fit_model=self.fits, config=self.target_config, augment=augment)
+        self.focal = np.array([5000.0 * w / 192.0, 5000.0 * h / 256.0])
+        self.princpt = np.array([w / 2.0, h / 2.0])
         self.num_joints = 137
 
     @property
     def layer(self):
-        if self._layer is None:
-            from bhpe_tf.body.smplx_layer import SMPLXLayer
+        return self.fits.layer()
 
-            self._layer = SMPLXLayer(model_path=self.smplx_model_path, gender="neutral", num_betas=10,
-                                     num_expression_coeffs=10, use_pca=False, flat_hand_mean=False,
-                                     use_face_contour=True, name="synthetic_smplx")
-            self.faces = np.asarray(self._layer.faces)
-        return self._layer
+    def _rng(self, index):
+        return np.random.default_rng([self.seed, self._split, int(index)])
 
-    def _params(self, index):
-        rng = np.random.default_rng([self.seed, self._split, int(index)])
-        ps = self.pose_scale
-        pose = np.zeros((55, 3), np.float32)
-        pose[0] = _axis_angle_root(rng)
-        pose[1:22] = rng.normal(0, ps, (21, 3))
-        pose[[16, 17]] += np.array([[0, 0, -0.9], [0, 0, 0.9]]) * rng.uniform(0, 1)  # arms down
-        pose[22] = rng.normal(0, 0.1, 3) * np.array([1, 0.2, 0.2])
-        pose[25:55] = rng.normal(0, ps * 0.7, (30, 3))
-        betas = rng.normal(0, 1.0, 10).astype(np.float32)
-        expr = rng.normal(0, 1.0, 10).astype(np.float32)
-        bg = textured_background(rng, self.input_size[1], self.input_size[0])
-        color = tuple(float(c) for c in rng.uniform(80, 240, 3))
-        shift = rng.uniform(-0.08, 0.08, 2)
-        fill = rng.uniform(0.7, 0.9)
-        return pose, betas, expr, bg, color, shift, fill
+    def records(self, start: int, size: int):
+        """``(records, images)`` of samples ``start .. start + size - 1`` (images RGB uint8)."""
+        from bhpe_tf.body.joint_sets import H4W_JOINTS
+        from bhpe_tf.data.records import Camera, SampleRecord, SMPLXParams
 
-    def batch(self, start: int, size: int) -> dict:
         import tensorflow as tf
 
-        from bhpe_tf.body.joint_sets import H4W_JOINTS
-        from bhpe_tf.body.render import render_mesh
-
-        layer = self.layer
-        params = [self._params(start + i) for i in range(int(size))]
-        pose = np.stack([p[0] for p in params])
-        out = layer({"global_orient": tf.constant(pose[:, 0]), "body_pose": tf.constant(pose[:, 1:22]),
-                     "jaw_pose": tf.constant(pose[:, 22]), "left_hand_pose": tf.constant(pose[:, 25:40]),
-                     "right_hand_pose": tf.constant(pose[:, 40:55]),
-                     "betas": tf.constant(np.stack([p[1] for p in params])),
-                     "expression": tf.constant(np.stack([p[2] for p in params]))})
-        verts_all, joints_all = out["vertices"].numpy(), out["joints"].numpy()
         w, h = self.input_size
-        gw, gh = self.output_grid
-        focal = np.array([5000.0 * w / 192.0, 5000.0 * h / 256.0])
-        princpt = np.array([w / 2.0, h / 2.0])
-        items = []
-        for i, (pose_i, betas, expr, bg, color, shift, fill) in enumerate(params):
-            joints = joints_all[i][list(H4W_JOINTS)]  # (137, 3) model frame
-            verts = verts_all[i]
-            # place: fit the projected body into `fill` of the crop height, shifted a little
-            extent = np.ptp(verts[:, :2], axis=0)
-            tz = focal[1] * max(extent[1], extent[0] * h / w) / (fill * h)
-            trans = np.array([shift[0] * w / focal[0] * tz, shift[1] * h / focal[1] * tz, tz])
-            center = (verts.max(0) + verts.min(0)) / 2
-            trans[:2] -= center[:2]
-            trans[2] -= center[2]
-            img = render_mesh(bg[..., ::-1].copy(), verts + trans, self.faces, focal=focal, princpt=princpt,
-                              color=color, alpha=1.0)[..., ::-1]
-            cam = joints + trans
-            proj = cam[:, :2] / cam[:, 2:3] * focal + princpt
-            xy = proj / np.array([w, h]) * np.array([gw, gh])
-            rel = joints - joints[0]  # pelvis-relative (joint_img depth)
-            # joint_cam as Hand4Whole (and SMPLXStage): hands relative to their wrists, face to the neck
-            joint_cam = np.concatenate([rel[:25], rel[25:45] - rel[12:13], rel[45:65] - rel[13:14],
-                                        rel[65:137] - rel[7:8]])
-            depth = (rel[:, 2:3] / (self.bbox_3d_size / 2) + 1) / 2 * self.depth_bins
-            inside = ((xy[:, 0:1] >= 0) & (xy[:, 0:1] < gw) & (xy[:, 1:2] >= 0) & (xy[:, 1:2] < gh)
-                      & (depth >= 0) & (depth < self.depth_bins))
-            item = {"image": normalize_image(np.ascontiguousarray(img), self.normalize),
-                    "joint_img": np.concatenate([xy, depth], 1).astype(np.float32),
-                    "joint_valid": np.ones((137, 1), np.float32), "joint_trunc": inside.astype(np.float32),
-                    "joint_cam": joint_cam.astype(np.float32), "joint_cam_valid": np.ones((137, 1), np.float32)}
-            for part, sl, ext in (("lhand", slice(25, 45), 1.0), ("rhand", slice(45, 65), 1.0),
-                                  ("face", slice(65, 137), 1.0)):
-                lo, hi = xy[sl].min(0), xy[sl].max(0)
-                item[f"{part}_box_center"] = ((lo + hi) / 2).astype(np.float32)
-                item[f"{part}_box_size"] = ((hi - lo) * ext).astype(np.float32)
-                item[f"{part}_box_valid"] = np.ones(1, np.float32)
-            pose_valid = np.ones(55, np.float32)
-            pose_valid[23:25] = 0.0  # eyes are never supervised (Hand4Whole)
-            item.update({"smplx_pose": pose_i.astype(np.float32), "smplx_pose_valid": pose_valid,
-                         "smplx_shape": betas, "smplx_shape_valid": np.ones(1, np.float32),
-                         "smplx_expr": expr, "smplx_expr_valid": np.ones(1, np.float32),
-                         "index": np.int64(start + i)})
-            items.append(item)
-        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+        draws = []
+        for i in range(int(size)):
+            rng = self._rng(start + i)
+            pose, betas, expr = random_person(rng, pose_scale=self.pose_scale)
+            draws.append((pose, betas, expr, textured_background(rng, h, w), tuple(float(c) for c in
+                                                                                 rng.uniform(80, 240, 3)),
+                          rng.uniform(-0.08, 0.08, 2), rng.uniform(0.7, 0.9)))
+        pose = np.stack([d[0] for d in draws])
+        out = self.layer({"global_orient": tf.constant(pose[:, 0]), "body_pose": tf.constant(pose[:, 1:22]),
+                          "jaw_pose": tf.constant(pose[:, 22]), "left_hand_pose": tf.constant(pose[:, 25:40]),
+                          "right_hand_pose": tf.constant(pose[:, 40:55]),
+                          "betas": tf.constant(np.stack([d[1] for d in draws])),
+                          "expression": tf.constant(np.stack([d[2] for d in draws]))})
+        verts_all, joints_all = np.asarray(out["vertices"]), np.asarray(out["joints"])
+        camera = Camera(f=self.focal, c=self.princpt)
+        records, images = [], []
+        for i, (pose_i, betas, expr, bg, color, shift, fill) in enumerate(draws):
+            trans = place_in_view(verts_all[i], focal=self.focal, image_size=self.input_size, fill=fill, shift=shift)
+            images.append(render_person(bg, verts_all[i] + trans, self.fits.faces, focal=self.focal,
+                                        princpt=self.princpt, color=color))
+            joints_2d = camera.project(joints_all[i][list(H4W_JOINTS)] + trans)
+            params = SMPLXParams(pose=pose_i, betas=betas, expression=expr, transl=trans)
+            records.append(SampleRecord(
+                image_path=f"<synthetic {self.split} {start + i}>", image_id=start + i, dataset="synthetic",
+                keypoints=np.zeros((0, 3)), center=(w / 2.0, h / 2.0), scale=(w, h), bbox=(0, 0, w, h),
+                image_size=(w, h), camera=camera, smplx=params, **part_boxes_of(joints_2d)))
+        return records, images
+
+    def batch(self, start: int, size: int) -> dict:
+        records, images = self.records(start, size)
+        rngs = [np.random.default_rng([self.seed, self._split, int(start + i), 1]) for i in range(int(size))]
+        out = self.builder.batch(records, rngs=rngs, images=images)
+        out["index"] = np.arange(start, start + int(size), dtype=np.int64)
+        return out
 
     def sample(self, index: int) -> dict:
         return {k: v[0] for k, v in self.batch(index, 1).items()}
 
     def element_spec(self) -> dict:
-        w, h = self.input_size
-        spec = {"image": ((h, w, 3), np.uint8 if self.normalize == "uint8" else np.float32),
-                "joint_img": ((137, 3), np.float32), "joint_valid": ((137, 1), np.float32),
-                "joint_trunc": ((137, 1), np.float32), "joint_cam": ((137, 3), np.float32),
-                "joint_cam_valid": ((137, 1), np.float32),
-                "smplx_pose": ((55, 3), np.float32), "smplx_pose_valid": ((55,), np.float32),
-                "smplx_shape": ((10,), np.float32), "smplx_shape_valid": ((1,), np.float32),
-                "smplx_expr": ((10,), np.float32), "smplx_expr_valid": ((1,), np.float32),
-                "index": ((), np.int64)}
-        for part in ("lhand", "rhand", "face"):
-            spec.update({f"{part}_box_center": ((2,), np.float32), f"{part}_box_size": ((2,), np.float32),
-                         f"{part}_box_valid": ((1,), np.float32)})
+        from bhpe_tf.data.hand4whole.targets import element_spec
+
+        spec = element_spec(self.target_config)
+        spec["index"] = ((), np.int64)
         return spec
 
 
-def _axis_angle_root(rng) -> np.ndarray:
+def _axis_angle_root(rng, *, turn: float = 1.0) -> np.ndarray:
     """Root rotation: upright for the y-down camera (pi about x), turned about the vertical axis
-    by up to +-60 degrees and tilted a little."""
+    by up to +-``turn`` radians (default about +-60 degrees) and tilted a little."""
     from scipy.spatial.transform import Rotation
 
-    r = Rotation.from_euler("x", np.pi) * Rotation.from_euler("yxz", [rng.uniform(-1.0, 1.0),
+    r = Rotation.from_euler("x", np.pi) * Rotation.from_euler("yxz", [rng.uniform(-turn, turn),
                                                                     rng.uniform(-0.15, 0.15),
                                                                     rng.uniform(-0.15, 0.15)])
     return r.as_rotvec().astype(np.float32)

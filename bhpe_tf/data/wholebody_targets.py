@@ -12,7 +12,10 @@ Reference: Hand4Whole ``data/*.py`` ``__getitem__`` and ``common/utils/preproces
 * SMPL-X parameters: pose flipped (swap left/right, negate y and z of the axis-angle) and the root
   rotated by the crop rotation; eyes are never supervised (mask 0), as in Hand4Whole.
 
-Every output has a fixed shape so it batches in ``tf.data``.
+Every output has a fixed shape so it batches in ``tf.data``. These are the targets of the generic
+``tf.data`` pipeline (any joint layout, no SMPL-X forward); Hand4Whole's complete targets of its
+datasets, with the SMPL-X fits turned into joints, are :mod:`bhpe_tf.data.hand4whole.targets`,
+which reuses :func:`part_box_target` and :func:`remap_joints` from here.
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ term                   prediction vs target (mask)
 ``joint_cam``          ``joint_cam`` (N,137,3) vs dataset ``joint_cam`` (``joint_cam_valid``)
 ``smplx_joint_cam``    ``joint_cam`` vs SMPL-X fit ``smplx_joint_cam`` (``smplx_joint_valid``)
 ``{part}_bbox``        ``{part}_box_center`` + ``{part}_box_size`` (body-grid cells) (``{part}_box_valid``)
-``joint_proj``         ``joint_proj`` (N,137,2) vs ``joint_img[..., :2]`` (``joint_trunc``)
+``joint_proj``         ``joint_proj`` (N,137,2) vs ``joint_img[..., :2]`` (``joint_trunc``); hand
+                       and face joints compared up to a translation (below)
 ``joint_img``          PositionNet ``joint_img`` (N,65,3) vs ``joint_img`` (``joint_trunc``; z also
                        needs a 3D annotation)
 ``smplx_joint_img``    PositionNet ``joint_img`` vs ``smplx_joint_img`` (``smplx_joint_trunc``)
@@ -26,8 +27,14 @@ crop's grid with the *predicted* (gradient-stopped) hand boxes: ``x' = (x - x1) 
 x1)`` (box in body-grid cells), likewise y, ``z' = z * D_hand / D_body``, and a hand joint that
 falls outside its crop's grid is not supervised.
 
-Target dict (batch N; what :func:`bhpe_tf.data.wholebody_targets.make_wholebody_targets` writes
-per sample). Masks may carry a trailing axis of 1 or not.
+The projection term, as Hand4Whole's ``forward``, moves the hand joints of the projection and of
+the target into each hand crop's grid (same transform, predicted boxes), masks those outside their
+crop, and translates the projected hand joints and face joints by their mean offset to the target
+over the supervised joints, so the hands and the face are judged by their shape, not their place.
+
+Target dict (batch N; what :mod:`bhpe_tf.data.hand4whole.targets` writes per sample;
+:func:`bhpe_tf.data.wholebody_targets.make_wholebody_targets` writes the subset without the
+SMPL-X fit). Masks may carry a trailing axis of 1 or not.
 
 * ``smplx_pose`` (N,55,3) in SMPL-X kinematic order (eyes are ignored) or (N,53,3) in Hand4Whole's
   order (root, body 21, left hand 15, right hand 15, jaw); ``smplx_pose_valid`` (N,55|53[,1|3]);
@@ -137,6 +144,37 @@ def position_targets(outputs, coords, trunc, *, geometry):
     return tf.concat(parts_xyz, axis=1), tf.concat(parts_mask, axis=1)
 
 
+def _align(prediction, target, mask):
+    """``prediction`` translated by its mean offset to ``target`` over ``mask`` (per sample; no
+    offset where nothing is supervised), Hand4Whole's "global translation alignment"."""
+    count = tf.reduce_sum(mask, axis=1, keepdims=True)
+    offset = tf.reduce_sum((target - prediction) * mask, axis=1, keepdims=True) / tf.maximum(count, 1.0)
+    return prediction + offset * tf.cast(count > 0, prediction.dtype)
+
+
+def projection_terms(outputs, joint_img, trunc, *, geometry):
+    """Prediction, target and mask of the ``joint_proj`` term (module docstring): body joints as
+    they are, hand joints in their crops' grids and face joints translation-aligned."""
+    joint_img = tf.cast(joint_img, tf.float32)
+    pred = tf.cast(outputs["joint_proj"], tf.float32)
+    target = joint_img[..., :2]
+    mask = _mask_like(trunc, target)
+    preds, targets, masks = [pred[:, BODY_JOINTS]], [target[:, BODY_JOINTS]], [mask[:, BODY_JOINTS]]
+    for part, joints in HAND_JOINTS.items():
+        xyz, part_mask = hand_targets_in_crop(joint_img[:, joints], mask[:, joints], outputs[f"{part}_box"],
+                                              geometry=geometry)
+        moved, _ = hand_targets_in_crop(tf.concat([pred[:, joints], tf.zeros_like(pred[:, joints, :1])], -1),
+                                        mask[:, joints], outputs[f"{part}_box"], geometry=geometry)
+        preds.append(_align(moved[..., :2], xyz[..., :2], part_mask))
+        targets.append(xyz[..., :2])
+        masks.append(part_mask)
+    face = slice(HAND_JOINTS["rhand"].stop, None)
+    preds.append(_align(pred[:, face], target[:, face], mask[:, face]))
+    targets.append(target[:, face])
+    masks.append(mask[:, face])
+    return tf.concat(preds, 1), tf.concat(targets, 1), tf.concat(masks, 1)
+
+
 def _position_loss(prediction, target, mask, z_valid=None):
     """``CoordLoss`` with ``is_3D``: the z error counts only where ``z_valid``."""
     loss = tf.abs(tf.cast(prediction, tf.float32) - target) * mask
@@ -174,7 +212,7 @@ def hand4whole_losses(outputs: Dict, targets: Dict, *, geometry=None) -> Dict[st
         losses[f"{part}_bbox"] = (l1_loss(outputs[f"{part}_box_center"], targets[f"{part}_box_center"], valid)
                                   + l1_loss(outputs[f"{part}_box_size"], targets[f"{part}_box_size"], valid))
     joint_img = tf.cast(targets["joint_img"], tf.float32)
-    losses["joint_proj"] = l1_loss(outputs["joint_proj"], joint_img[..., :2], targets["joint_trunc"])
+    losses["joint_proj"] = l1_loss(*projection_terms(outputs, joint_img, targets["joint_trunc"], geometry=geometry))
 
     if "is_3d" in targets:
         z_valid = tf.reshape(tf.cast(targets["is_3d"], tf.float32), [-1, 1, 1])
@@ -190,4 +228,5 @@ def hand4whole_losses(outputs: Dict, targets: Dict, *, geometry=None) -> Dict[st
     return losses
 
 
-__all__ = ["REQUIRED_TARGETS", "hand4whole_losses", "hand_targets_in_crop", "l1_loss", "position_targets"]
+__all__ = ["REQUIRED_TARGETS", "hand4whole_losses", "hand_targets_in_crop", "l1_loss", "position_targets",
+           "projection_terms"]

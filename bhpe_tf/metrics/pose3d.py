@@ -101,16 +101,78 @@ def pa_mpjpe(pred, gt, *, valid=None, unit_scale: float = 1000.0) -> float:
 class EHFSubsets:
     """What Hand4Whole's EHF protocol needs: the SMPL-X ``J_regressor`` (J, V) (rows: pelvis 0,
     neck 12, left wrist 20, right wrist 21), MANO hand vertex indices (778 each) and FLAME face
-    vertex indices (5023) into the 10475 SMPL-X vertices."""
+    vertex indices (5023) into the 10475 SMPL-X vertices; for the PA-MPJPE columns also the
+    14-joint body regressor ``SMPLX_to_J14`` (14, V) (the hand joints come from ``J_regressor``
+    and the fingertip vertices, :meth:`hand_regressor`)."""
 
     joint_regressor: np.ndarray
     lhand_vertices: np.ndarray
     rhand_vertices: np.ndarray
     face_vertices: np.ndarray
+    j14_regressor: np.ndarray | None = None
     pelvis: int = 0
     neck: int = 12
     lwrist: int = 20
     rwrist: int = 21
+
+    @classmethod
+    def from_smplx_model(cls, model_path) -> "EHFSubsets":
+        """From the user's SMPL-X downloads: the model's ``J_regressor`` and the files of
+        :func:`bhpe_tf.body.model_file.load_evaluation_files` next to it."""
+        from bhpe_tf.body.model_file import load_evaluation_files, load_smplx_model
+
+        files = load_evaluation_files(model_path)
+        return cls(joint_regressor=load_smplx_model(model_path).J_regressor, **files)
+
+    def hand_regressor(self, side: str) -> np.ndarray:
+        """Hand4Whole's ``make_hand_regressor`` (21, V): the wrist, then per finger (thumb, index,
+        middle, ring, pinky) its three SMPL-X joints and its fingertip vertex."""
+        from bhpe_tf.body.model_file import SMPLX_VERTEX_IDS
+
+        jr = np.asarray(self.joint_regressor, np.float64)
+        first = {"left": (20, {"thumb": 37, "index": 25, "middle": 28, "ring": 34, "pinky": 31}),
+                 "right": (21, {"thumb": 52, "index": 40, "middle": 43, "ring": 49, "pinky": 46})}[side]
+        rows = [jr[first[0]]]
+        for finger, joint in first[1].items():
+            rows.extend(jr[joint:joint + 3])
+            tip = np.zeros(jr.shape[1])
+            tip[SMPLX_VERTEX_IDS[side[0] + finger]] = 1.0
+            rows.append(tip)
+        return np.stack(rows)
+
+
+#: The whole-body columns of the BinaryHPE paper's Table 1 (EHF, Hand4Whole's protocol), in order.
+TABLE1_COLUMNS = ("MPVPE All", "MPVPE Hands", "MPVPE Face", "PA-MPVPE All", "PA-MPVPE Hands", "PA-MPVPE Face",
+                  "PA-MPJPE Body", "PA-MPJPE Hands")
+
+
+def wholebody_errors(pred_vertices, gt_vertices, *, subsets: EHFSubsets, unit_scale: float = 1000.0) -> dict:
+    """Every :data:`TABLE1_COLUMNS` value (mm), Hand4Whole's ``EHF.evaluate``: MPVPE with the mesh
+    at the pelvis, the hands at their wrists, the face at the neck; PA-MPVPE per subset; PA-MPJPE
+    of the 14 body joints (``j14_regressor``; omitted without it) and of the 2 x 21 hand joints."""
+    a = mpvpe(pred_vertices, gt_vertices, subsets=subsets, unit_scale=unit_scale)
+    b = pa_mpvpe(pred_vertices, gt_vertices, subsets=subsets, unit_scale=unit_scale)
+    out = {"MPVPE All": a["all"], "MPVPE Hands": a["hands"], "MPVPE Face": a["face"], "PA-MPVPE All": b["all"],
+           "PA-MPVPE Hands": b["hands"], "PA-MPVPE Face": b["face"]}
+    p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
+    if subsets.j14_regressor is not None:
+        j14 = np.asarray(subsets.j14_regressor, np.float64)
+        out["PA-MPJPE Body"] = pa_mpjpe(np.einsum("jv,nvc->njc", j14, p), np.einsum("jv,nvc->njc", j14, g),
+                                        unit_scale=unit_scale)
+    hands = [pa_mpjpe(np.einsum("jv,nvc->njc", reg, p), np.einsum("jv,nvc->njc", reg, g), unit_scale=unit_scale)
+             for reg in (subsets.hand_regressor("left"), subsets.hand_regressor("right"))]
+    out["PA-MPJPE Hands"] = 0.5 * (hands[0] + hands[1])
+    return out
+
+
+def pelvis_aligned_mpvpe(pred_vertices, gt_vertices, *, pelvis_regressor, unit_scale: float = 1000.0) -> np.ndarray:
+    """Per-sample MPVPE (N,) with both meshes moved so their pelvis (``pelvis_regressor`` (V,),
+    the SMPL-X ``J_regressor`` row 0) coincides: the "All" column of :func:`mpvpe`, without the
+    hand / face subsets (what training validation reports)."""
+    p, g = _as_batch(pred_vertices, "pred_vertices"), _as_batch(gt_vertices, "gt_vertices")
+    reg = np.asarray(pelvis_regressor, np.float64)
+    shift = (reg @ g - reg @ p)[:, None, :]
+    return np.linalg.norm(p + shift - g, axis=-1).mean(-1) * unit_scale
 
 
 def _vertex_error(p, g):

@@ -576,10 +576,14 @@ class SMPLXStage(tf.keras.layers.Layer):
     Takes a dict with the network's ``root_pose_6d, body_pose_6d, lhand_pose_6d, rhand_pose_6d,
     jaw_pose_6d, betas, expression, cam_trans``; runs in the Keras model or on the host after an
     LCE-converted network (call it eagerly on the interpreter's outputs).
+
+    ``detach_projection``: the projection's gradient reaches only the camera, not the SMPL-X
+    parameters (Hand4Whole's ``get_coord`` when it trains on AGORA alone).
     """
 
-    def __init__(self, *, smplx_model_path, geometry=None, **kwargs):
+    def __init__(self, *, smplx_model_path, geometry=None, detach_projection: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.detach_projection = bool(detach_projection)
         from bhpe_tf.body.smplx_layer import SMPLXLayer
 
         if isinstance(geometry, dict):
@@ -604,7 +608,7 @@ class SMPLXStage(tf.keras.layers.Layer):
                             "expression": inputs["expression"]})
         cam_trans = inputs["cam_trans"]
         joints = tf.gather(smplx["joints"], list(H4W_JOINTS), axis=1)  # (N,137,3), model frame
-        camera = joints + cam_trans[:, None, :]
+        camera = (tf.stop_gradient(joints) if self.detach_projection else joints) + cam_trans[:, None, :]
         fx, fy = geometry.focal
         cx, cy = geometry.princpt
         cam_h, cam_w = geometry.camera_image_shape
@@ -630,7 +634,7 @@ class SMPLXStage(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "smplx_model_path": self.smplx_model_path,
-                "geometry": self.geometry.to_dict()}
+                "geometry": self.geometry.to_dict(), "detach_projection": self.detach_projection}
 
 
 # ----------------------------------------------------------------------------------- the model

@@ -49,7 +49,7 @@ from bhpe_tf.fileio import (atomic_save_keras, atomic_write_text, disk_full_erro
 from bhpe_tf.training import config as cfg_lib
 from bhpe_tf.training.skips import FIRST_FILES, REASONS as SKIP_REASONS, SkipLedger, SkipRateExceeded
 from bhpe_tf.training.skips import describe_counts as describe_skips
-from bhpe_tf.training.tasks import make_task
+from bhpe_tf.training.tasks import check_requirements, make_task
 from bhpe_tf.training.workdir import WorkdirLock, clean_interrupted_writes, remove_checkpoint_files
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -323,6 +323,7 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         raise UserError(f"--epochs must be >= 1, got {epochs}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise MissingFileError(f"--data_dir {data_dir} does not exist or is not a directory")
+    check_requirements(config, data_dir=data_dir)
     dist = make_strategy(strategy)
     chief = _is_chief(dist)
     workdir = Path(workdir)
@@ -346,6 +347,8 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
     train_cfg = config["train"]
     task = make_task(config, data_dir=data_dir, workdir=workdir)
     train_source, val_source, train_len = task.sources()
+    for line in getattr(task, "data_report", ()):  # what the readers used and skipped
+        log(line)
     replicas = dist.num_replicas_in_sync
     global_batch = int(train_cfg["batch_size"]) * replicas
     steps_per_epoch = int(train_cfg.get("steps_per_epoch") or 1000)
@@ -650,6 +653,11 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
                     "train_seconds": round(time.time() - train_start, 1),
                     "first_loss": losses_seen[0] if losses_seen else None,
                     "last_loss": losses_seen[-1] if losses_seen else None, "skips": skips})
+    source_skips = getattr(train_source, "skips", None)  # a mesh source's own count of what it left out
+    history["data_report"] = list(getattr(task, "data_report", ())) + ([source_skips.report()] if source_skips
+                                                                      else [])
+    for line in history["data_report"]:  # again at the end: what was used and skipped, counted
+        log(f"data: {line}")
     if chief:
         atomic_write_text(workdir / "summary.json", json.dumps(history, indent=1, default=str))
     return history

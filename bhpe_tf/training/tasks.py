@@ -6,8 +6,10 @@
 * :class:`MeshTask` (Hand4Whole, BinaryHPE): the network (no SMPL-X inside, so the checkpoint is
   the LCE-convertible model) followed by :class:`~bhpe_tf.models.hand4whole.SMPLXStage` for the
   loss; Hand4Whole's losses (:func:`bhpe_tf.losses.hand4whole.hand4whole_losses`) plus optional
-  output distillation (L1 to a frozen FP teacher's outputs); validation MPJPE of the 25 body joints
-  (mm, root-relative, lower is better).
+  output distillation (L1 to a frozen FP teacher's outputs); data: the synthetic renders, or with
+  ``--data_dir`` Hand4Whole's datasets (:mod:`bhpe_tf.data.hand4whole`: the 3D / 2D length-equalised
+  mix of ``data.train_sets``, validation on ``data.val_set``); validation MPVPE (mm, pelvis-aligned,
+  Hand4Whole's "All" column, lower is better), with PA-MPVPE and the body MPJPE beside it.
 
 Distillation stages (``config["stage"]``): ``fp``; ``binary_activations`` (the method with binary
 activations and real weights: ``method_with(name, weight_quantizer=<none>)``); ``binary`` (the
@@ -341,8 +343,16 @@ class HeatmapTask(Task):
         return np.stack(images)
 
 
+def check_requirements(config: dict, *, data_dir=None) -> None:
+    """What a run needs before any work starts (one :class:`UserError` line): a mesh model on real
+    data needs the user's SMPL-X model (``data.smplx_model``)."""
+    if config.get("task") == "mesh" and data_dir is not None and not config["data"].get("smplx_model"):
+        raise UserError("training a mesh model on real data needs the SMPL-X model: --set data.smplx_model=PATH "
+                        "(your SMPLX_NEUTRAL.npz or the folder holding smplx/SMPLX_NEUTRAL.npz)")
+
+
 class MeshTask(Task):
-    metric_name = "mpjpe_body_mm"
+    metric_name = "mpvpe_mm"
     higher_is_better = False
     DISTILL_KEYS = ("root_pose_6d", "body_pose_6d", "lhand_pose_6d", "rhand_pose_6d", "jaw_pose_6d", "betas",
                     "expression", "joint_img")
@@ -353,6 +363,8 @@ class MeshTask(Task):
         self.normalize = config["data"].get("normalize", "unit")
         self._stage = None
         self._geometry = None
+        self._pelvis = None
+        self.data_report = []
 
     def _model_kwargs(self):
         kwargs = super()._model_kwargs()
@@ -379,8 +391,7 @@ class MeshTask(Task):
             if not os.path.exists(path):
                 raise MissingFileError(f"data.smplx_model {path} not found (your SMPLX_NEUTRAL.npz or its folder)")
             return path
-        if self.data_dir is not None:
-            raise UserError("training a mesh model on real data needs the SMPL-X model: --set data.smplx_model=PATH")
+        check_requirements(self.config, data_dir=self.data_dir)
         cache = (self.workdir or Path(".")) / "synthetic_smplx"
         return syn.synthetic_smplx_path(cache, seed=int(self.config["data"].get("seed", 0)))
 
@@ -388,17 +399,30 @@ class MeshTask(Task):
         if self._stage is None:
             from bhpe_tf.models.hand4whole import SMPLXStage
 
-            self._stage = SMPLXStage(smplx_model_path=self.smplx_model_path(), geometry=geometry, name="smplx_stage")
+            detach = bool(self.config.get("loss", {}).get("detach_projection", False))
+            self._stage = SMPLXStage(smplx_model_path=self.smplx_model_path(), geometry=geometry,
+                                     detach_projection=detach, name="smplx_stage")
         return self._stage
 
     def sources(self):
-        if self.data_dir is not None:
-            raise UserError("real-data training of mesh models is not wired in this version; train on the embedded "
-                            "synthetic renders (no --data_dir) or see training/README.md")
+        """Training / validation sources: Hand4Whole's datasets under ``--data_dir``
+        (:func:`bhpe_tf.data.hand4whole.sources.build_sources`), else the synthetic renders; both
+        go through the same target code, with ``data.augment`` on the training side."""
+        from bhpe_tf.data.transforms import AugmentConfig
+
         data = self.config["data"]
+        if self.data_dir is not None:
+            from bhpe_tf.data.hand4whole.sources import build_sources
+
+            train, val, self.data_report = build_sources(data, root=self.data_dir,
+                                                         smplx_model_path=self.smplx_model_path(),
+                                                         input_size=self.input_wh, seed=self.seed)
+            return train, val, len(train)
         kw = dict(smplx_model_path=self.smplx_model_path(), input_size=self.input_wh,
                   seed=int(data.get("seed", 0)), normalize=self.normalize)
-        return syn.SyntheticMesh(split="train", **kw), syn.SyntheticMesh(split="val", **kw), None
+        augment = AugmentConfig(**(data.get("augment") or {}))
+        return (syn.SyntheticMesh(split="train", augment=augment, **kw),
+                syn.SyntheticMesh(split="val", with_mesh=True, **kw), None)
 
     def make_loss(self, teacher):
         return {"distill_weight": float(self.config.get("loss", {}).get("distill_weight", 0.0)),
@@ -426,24 +450,51 @@ class MeshTask(Task):
         n = tf.shape(batch["image"])[0]
         return {k: tf.fill([n], tf.cast(v, tf.float32)) for k, v in parts.items()}
 
+    def pelvis_regressor(self):
+        """Row 0 (pelvis) of the SMPL-X model's joint regressor (Hand4Whole's MPVPE alignment)."""
+        if self._pelvis is None:
+            from bhpe_tf.body.model_file import load_smplx_model
+
+            self._pelvis = load_smplx_model(self.smplx_model_path()).J_regressor[0]
+        return self._pelvis
+
     def evaluate(self, predict, val_source, *, samples: int, batch_size: int):
-        errors = []
+        """MPVPE (pelvis-aligned, the "All" column of Hand4Whole's EHF protocol) and PA-MPVPE of the
+        predicted meshes against ``mesh_gt``, plus the root-relative MPJPE of the 25 body joints
+        where the held-out samples have 3D joints; a few overlays."""
+        from bhpe_tf.metrics.pose3d import pa_mpvpe, pelvis_aligned_mpvpe
+        from bhpe_tf.models.hand4whole import SMPLX_STAGE_INPUTS
+
+        if hasattr(val_source, "__len__"):
+            samples = min(int(samples), len(val_source))
+        mpvpe, pa, body = [], [], []
         overlays = None
         for start in range(0, samples, batch_size):
             batch = val_source.batch(start, min(batch_size, samples - start))
             out = predict(batch["image"])
-            if "joint_cam" not in out:
+            if "vertices" not in out:
                 # The trained model is the convertible network; SMPL-X runs after it, as in losses().
-                from bhpe_tf.models.hand4whole import SMPLX_STAGE_INPUTS
-
                 stage = self.smplx_stage(self._geometry)
                 out = {**out, **{k: np.asarray(v) for k, v in
                                  stage({k: tf.constant(out[k]) for k in SMPLX_STAGE_INPUTS}).items()}}
-            pred, gt = np.asarray(out["joint_cam"])[:, :25], batch["joint_cam"][:, :25]
-            errors.append(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(-1))
+            valid = batch["mesh_gt_valid"][:, 0] > 0 if "mesh_gt" in batch else np.zeros(len(batch["image"]), bool)
+            if valid.any():
+                pred_v, gt_v = np.asarray(out["vertices"])[valid], batch["mesh_gt"][valid]
+                mpvpe.append(pelvis_aligned_mpvpe(pred_v, gt_v, pelvis_regressor=self.pelvis_regressor()))
+                pa.append(pa_mpvpe(pred_v, gt_v)["all"] * np.ones(len(pred_v)))
+            is_3d = batch["is_3d"][:, 0] > 0
+            if is_3d.any():
+                pred, gt = np.asarray(out["joint_cam"])[is_3d, :25], batch["joint_cam"][is_3d, :25]
+                body.append(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean(-1))
             if overlays is None:
                 overlays = self.overlays(batch, np.asarray(out["joint_proj"]))
-        return {self.metric_name: float(np.concatenate(errors).mean() * 1000.0)}, overlays
+        if not mpvpe:
+            raise UserError("the validation samples have no ground-truth mesh to compute MPVPE on")
+        metrics = {self.metric_name: float(np.concatenate(mpvpe).mean()),
+                   "pa_mpvpe_mm": float(np.concatenate(pa).mean())}
+        if body:
+            metrics["mpjpe_body_mm"] = float(np.concatenate(body).mean() * 1000.0)
+        return metrics, overlays
 
     def overlays(self, batch, joint_proj, count=4):
         import cv2
@@ -454,9 +505,10 @@ class MeshTask(Task):
         for i in range(min(count, len(joint_proj))):
             img = np.ascontiguousarray(syn.denormalize_image(batch["image"][i], self.normalize))
             for (x, y), color in ((p, (255, 0, 0)) for p in joint_proj[i][:25] / [gw, gh] * [w, h]):
-                if np.isfinite(x) and np.isfinite(y):
+                if np.isfinite(x) and np.isfinite(y) and -w <= x <= 2 * w and -h <= y <= 2 * h:
                     cv2.circle(img, (int(x), int(y)), 2, color, -1)
-            for x, y in batch["joint_img"][i][:25, :2] / [gw, gh] * [w, h]:
+            shown = batch["joint_trunc"][i][:25, 0] > 0
+            for x, y in batch["joint_img"][i][:25, :2][shown] / [gw, gh] * [w, h]:
                 cv2.circle(img, (int(x), int(y)), 2, (0, 255, 0), -1)
             images.append(img)
         return np.stack(images)

@@ -7,7 +7,9 @@ Values follow the papers (DESIGN.md 5.1, 7):
 * BiHRNet (arXiv 2311.10296): the same schedule; loss AWing + lambda * KL(teacher || student);
   stage 1 binary activations with real weights, stage 2 fully binary from stage 1.
 * Hand4Whole (Moon et al. 2022) / BinaryHPE (arXiv 2311.14323): Adam lr 1e-4, x0.1 at epochs 4
-  and 6, 7 epochs, batch 24 per GPU, 512x384 crops, Hand4Whole's L1 losses.
+  and 6, 7 epochs, batch 24 per GPU, 512x384 crops, Hand4Whole's L1 losses; AGORA fine-tuning
+  x0.1 at 40 and 60 of 70 epochs. BinaryHPE's two stages are this project's choice (the paper
+  gives no recipe): BiHRNet's stage 1 -> stage 2 with output distillation from Hand4Whole.
 """
 
 
@@ -53,6 +55,10 @@ def bihrnet_recipe(*, layout="coco", stage="binary"):
 
 
 def mesh_recipe(*, method="bidrn", stage=None, teacher=None):
+    """Hand4Whole's recipe (``main/config.py``): trained on Human3.6M (3D group) + MSCOCO and MPII
+    (2D group, length-equalised), validated on EHF; Adam 1e-4, x0.1 at epochs 4 and 6, 7 epochs,
+    batch 24 per GPU; scale / rotation / colour / flip augmentation. Without --data_dir the same
+    targets come from the synthetic renders."""
     model = "hand4whole" if method == "fp" else "binaryhpe"
     return {
         "task": "mesh",
@@ -60,13 +66,43 @@ def mesh_recipe(*, method="bidrn", stage=None, teacher=None):
         "stage": stage or ("fp" if method == "fp" else "binary"),
         "init_from": None,
         "teacher": teacher,
-        "loss": {"name": "hand4whole", "distill_weight": 0.0},
+        "loss": {"name": "hand4whole", "distill_weight": 0.0, "detach_projection": False},
         "data": {"dataset": "synthetic", "layout": "smplx", "input_size": [384, 512], "normalize": "unit",
-                 "smplx_model": None, "augment": {"scale_factor": 0.25, "rotation_factor": 30.0, "flip_prob": 0.0, "half_body_prob": 0.0,
-                             "color_factor": 0.2},
-                 "val_samples": 64, "seed": 0},
+                 "smplx_model": None, "train_sets": {"3d": ["Human36M"], "2d": ["MSCOCO", "MPII"]},
+                 "val_set": "EHF", "require_neuralannot": False,
+                 "augment": {"scale_factor": 0.25, "rotation_factor": 30.0, "rotation_prob": 0.6, "flip_prob": 0.5,
+                             "half_body_prob": 0.0, "color_factor": 0.2},
+                 "val_samples": 100, "seed": 0},
         "optimizer": {"name": "adam", "lr": 1e-4, "milestones": [4, 6], "gamma": 0.1},
         "train": {"batch_size": 24, "epochs": 7, "steps_per_epoch": 1000, "checkpoint_every": 1000,
                   "keep_checkpoints": 3, "log_every": 20, "images_every_epoch": True, "seed": 0,
                   "val_batch_size": 8},
     }
+
+
+def hand4whole_teacher(checkpoint="runs/hand4whole"):
+    return {"model": "hand4whole", "method": "fp", "kwargs": {}, "checkpoint": checkpoint}
+
+
+def binaryhpe_stage_recipe(*, stage):
+    """BinaryHPE (BiDRN) in two stages, the recipe this project uses for BiHRNet; the BinaryHPE paper
+    gives no recipe, so this is the project's choice (DESIGN.md 12): stage 1 binary activations with
+    real weights, stage 2 fully binary initialised from stage 1, both with the Hand4Whole losses plus
+    L1 output distillation (weight 1) from the frozen full-precision Hand4Whole."""
+    config = mesh_recipe(method="bidrn", stage=stage, teacher=hand4whole_teacher())
+    config["loss"]["distill_weight"] = 1.0
+    if stage == "binary":
+        config["init_from"] = "runs/binaryhpe_bidrn_stage1"
+    return config
+
+
+def agora_finetune(config, *, init_from):
+    """Hand4Whole's AGORA fine-tuning (README "Models"): AGORA alone (3D group), validated on its
+    validation split, Adam 1e-4, x0.1 at epochs 40 and 60, 70 epochs, from the trained model; the
+    projection loss does not reach the SMPL-X parameters (``get_coord`` with AGORA only)."""
+    config["data"].update({"train_sets": {"3d": ["AGORA"], "2d": []}, "val_set": "AGORA"})
+    config["optimizer"].update({"lr": 1e-4, "milestones": [40, 60]})
+    config["train"]["epochs"] = 70
+    config["loss"]["detach_projection"] = True
+    config["init_from"] = init_from
+    return config

@@ -1,7 +1,9 @@
-"""BinaryHPE with BiDRN (Li et al. arXiv 2311.14323): fully binary encoders + Binarized BoxNet, Hand4Whole
-losses (init_from a stage-1 run when given)."""
-from _base import mesh_recipe
+"""BinaryHPE with BiDRN (Li et al. arXiv 2311.14323), stage 2: fully binary encoders + Binarized BoxNet,
+initialised from stage 1 (runs/binaryhpe_bidrn_stage1), Hand4Whole losses + L1 output distillation from the
+frozen Hand4Whole (runs/hand4whole). The two-stage recipe is the project's choice (BiHRNet's); the paper
+gives none."""
+from _base import binaryhpe_stage_recipe
 
 
 def get_config():
-    return mesh_recipe(method="bidrn")
+    return binaryhpe_stage_recipe(stage="binary")

@@ -1,10 +1,8 @@
-"""BinaryHPE (BiDRN), stage 1: binary activations with real weights, Hand4Whole losses + output distillation
-from the FP Hand4Whole teacher (optional: set teacher.checkpoint)."""
-from _base import mesh_recipe
+"""BinaryHPE (BiDRN), stage 1: binary activations with real weights, Hand4Whole losses + L1 output
+distillation from the frozen FP Hand4Whole (runs/hand4whole). The two-stage recipe is the project's choice
+(BiHRNet's); the BinaryHPE paper gives none."""
+from _base import binaryhpe_stage_recipe
 
 
 def get_config():
-    config = mesh_recipe(method="bidrn", stage="binary_activations",
-                         teacher={"model": "hand4whole", "method": "fp", "kwargs": {}, "checkpoint": None})
-    config["loss"]["distill_weight"] = 1.0
-    return config
+    return binaryhpe_stage_recipe(stage="binary_activations")
