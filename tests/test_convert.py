@@ -134,6 +134,36 @@ def test_parity_stats_tell_sparse_sign_flips_from_conversion_errors():
     assert ex.parity_stats(keras_out, keras_out + 1e-9)["max_abs_diff"] < 1e-8
 
 
+class _InputDependentError:
+    """An LCE interpreter stand-in: the Keras model's output, off by 5 % on the inputs ``broken`` says."""
+
+    def __init__(self, model, broken):
+        self.model, self.broken = model, broken
+
+    def predict(self, x):
+        out = self.model(tf.constant(x), training=False).numpy()
+        return out * 1.05 if self.broken(x) else out
+
+
+@pytest.mark.parametrize("broken_seeds,passes_with", [((0,), 1), ((0, 1), 2), ((0, 1, 2), None)])
+def test_parity_holds_on_one_seeded_input_or_fails_naming_all(monkeypatch, broken_seeds, passes_with):
+    """A near-tie sign flip of a narrow network spoils one input's parity (the next seed passes); a
+    conversion error spoils every input (one line naming each)."""
+    inputs = tf.keras.Input((8, 8, 3))
+    model = tf.keras.Model(inputs, tf.keras.layers.Conv2D(2, 3, padding="same")(inputs))
+    flatbuffer = ex.convert_float(model)
+    norm = ex.Normalization(scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    seeded = {seed: ex.parity_input((8, 8), uint8_input=False, normalization=norm, seed=seed) for seed in range(3)}
+    broken = lambda x: any(np.array_equal(x, seeded[s]) for s in broken_seeds)  # noqa: E731
+    monkeypatch.setattr(ex, "interpreter", lambda *a, **k: _InputDependentError(model, broken))
+    if passes_with is None:
+        with pytest.raises(ConversionError, match="every parity input.*seed 0.*seed 1.*seed 2"):
+            ex.verify(model, flatbuffer, uint8_input=False, normalization=norm)
+    else:
+        result = ex.verify(model, flatbuffer, uint8_input=False, normalization=norm)
+        assert result.parity_ok and result.parity_seed == passes_with
+
+
 # ------------------------------------------------------------------------------------------ BiHRNet via CLI
 @pytest.fixture(scope="module")
 def bihrnet_checkpoint(tmp_path_factory):

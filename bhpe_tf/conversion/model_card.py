@@ -47,7 +47,9 @@ Meaning of the fields a consumer must get right:
   (absolute). The conversion passed with ``max_abs_diff <= tolerance``, or with a larger
   ``max_abs_diff`` when the misses were isolated (<= 1 % of values beyond tolerance, relative RMS
   error <= 1e-3): binary activations within float rounding of 0 can binarize differently in Keras
-  (float sums) and LCE (exact integer sums) in large networks; the converter then warns.
+  (float sums) and LCE (exact integer sums) in large networks; the converter then warns. In a narrow
+  network one such flip can move every later value, so up to three seeded inputs are tried and
+  ``input`` names the one the figures come from (a conversion error misses on all of them).
   For ``converter.int8`` models (dummy int8 ranges, a latency experiment) the tolerance is wider
   (see :mod:`bhpe_tf.conversion.export`).
 * ``provenance``: what the weights were learned from (:mod:`bhpe_tf.provenance`): official weights
@@ -74,7 +76,14 @@ INPUT_DTYPES = ("uint8", "float32")
 OUTPUT_KINDS = ("heatmaps", "vertices", "joints_2d", "joints_3d", "boxes", "smplx_params", "other")
 TARGETS = ("arm", "xcore", "tflite")
 HEATMAP_DECODINGS = ("argmax_quarter_offset",)
-PARITY_INPUT = "seeded uniform [0,255] image, seed 0"
+
+
+def parity_input_description(seed: int) -> str:
+    """``parity.input`` of a card: which seeded input the parity figures come from."""
+    return f"seeded uniform [0,255] image, seed {int(seed)}"
+
+
+PARITY_INPUT = parity_input_description(0)
 INTERPOLATIONS = ("bilinear", "nearest")
 
 TOP_KEYS = ("format", "version", "bhpe_tf_version", "model", "method", "task", "tflite_file", "file_size_bytes",
