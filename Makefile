@@ -29,7 +29,7 @@ java-deps:
 	fi
 
 test: $(STAMP) java-deps
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 demo: $(STAMP)
 	$(PY) -m bhpe_tf.demo --workdir demo_out
