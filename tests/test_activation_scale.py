@@ -73,11 +73,6 @@ def test_binaryhpe_encoder_is_well_scaled(method, depth):
                         label=f"resnet{depth} {method}")
 
 
-def test_fuse_mean_alternative_is_well_scaled():
-    """The switchable alternative (every fuse conv keeps its own LCR, terms averaged) is bounded too."""
-    _assert_well_scaled(build_bihrnet(input_shape=HRNET_INPUT, fuse="mean"), label="bihrnet fuse=mean")
-
-
 def test_profile_reports_an_exploding_real_path():
     """The diagnostic itself: a chain of blocks that sums two copies of one real path doubles per block,
     and the profile shows exactly that growth (2^8 after 8 blocks)."""

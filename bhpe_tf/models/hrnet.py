@@ -58,11 +58,19 @@ N(0, 1) input, inference mode; ``python -m bhpe_tf.stats --model bihrnet --activ
 * fix (:func:`bhpe_tf.binary.builders.conv_unit` ``shortcut="block"``): the last conv of a block
   takes the block's identity / projection as its real shortcut instead of a second one of its own;
   the MS-Block's convs take their slice of the block input; a fuse conv takes its target branch as
-  its shortcut (``fuse="highway"``; ``fuse="mean"`` keeps per-conv LCRs and averages the terms);
+  its shortcut (:func:`fuse_layers`);
 * after: stage-1 output 0.67, last fuse 4.2, heatmaps 0.030 (training mode 0.035), within 1.2x of
   the FP network, for every stage-1 / MS-Block variant and every method preset
   (``tests/test_activation_scale.py``). The real path now grows only by one unit-variance
   contribution per conv, i.e. as the square root of depth, like a full-precision ResNet's.
+
+An alternative fuse was tried and is not offered: every fuse conv keeping its own shortcut (channel-
+group mean before upsampling, average pooling + channel repeat on the down path) and the terms
+*averaged*. Its forward pass is bounded (last fuse 3.2, heatmaps 0.015), but its backward pass is
+not: at the 1/32 branch the averaged, pooled real paths keep one sign per channel over the whole
+map, so every binary conv there sees a constant input, its BN (batch statistics) a zero variance,
+and each of those BNs multiplies the gradient by 1 / sqrt(eps) = 32: gradient norm 1.8e13 at 64x64
+(batch 8) and overflow to inf at 128x96 (batch 2), against 0.2-0.4 for the highway fuse.
 
 Layer names start with their part of the network (``stem``, ``stage1``, ``transition2``,
 ``stage3`` ..., ``head``) so :func:`layer_group` groups parameter / OP counts by stage.
@@ -249,34 +257,24 @@ def transition(features: Sequence, channels: Sequence[int], *, method, name):
     return outputs
 
 
-FUSE_MERGES = ("highway", "mean")
-
-
-def fuse_layers(features: Sequence, *, method, multi_scale_output=True, merge="highway", name):
+def fuse_layers(features: Sequence, *, method, multi_scale_output=True, name):
     """HRNet's exchange unit: every output branch i sums all input branches j, then activation.
 
     j > i: 1x1 conv (C_j -> C_i) + BN, nearest upsampling x2^(j-i); j < i: i-j 3x3 stride-2 convs
     + BN with activations between them; then sum and the method's activation (ReLU in FP).
     Binary methods binarize these convs as well (see the module docstring).
 
-    ``merge`` decides the real-valued paths of a binary fuse (identical for FP and for presets
-    without per-conv shortcuts):
-
-    * ``"highway"`` (default): output branch i's own input is the real shortcut of every conv that
-      writes into it, so each fuse output carries one real path (its branch) plus one BN-normalised
-      contribution per other branch, exactly HRNet's sum. The inner convs of a multi-step down path
-      keep their own shortcuts (they feed only the next sign).
-    * ``"mean"``: every conv keeps its own shortcut (LCR: channel-group mean before upsampling,
-      average pooling + channel repeat on the down path) and the terms are averaged, so the result
-      stays at the scale of its inputs; the ablation that carries lower-resolution real values
-      across branches. A plain sum of such terms multiplies the real path by up to the number of
-      branches at every fuse (x3.5 measured per stage-4 fuse, part of the 1e12 explosion).
+    Real-valued paths of a binary fuse (a "highway"; identical to HRNet's for FP and for presets
+    without per-conv shortcuts): output branch i's own input is the real shortcut of every conv
+    that writes into it, so each fuse output carries one real path (its branch) plus one
+    BN-normalised contribution per other branch, exactly HRNet's sum. The inner convs of a
+    multi-step down path keep their own shortcuts (they feed only the next sign). Summing per-conv
+    shortcuts instead multiplies the real path by up to the number of branches at every fuse (x3.5
+    measured per stage-4 fuse, part of the 1e12 explosion); averaging them is bounded forward but
+    not backward (module docstring).
     """
-    if merge not in FUSE_MERGES:
-        raise UnknownNameError("fuse merge", str(merge), FUSE_MERGES)
     if len(features) == 1:
         return list(features)
-    terminal_shortcut = "block" if merge == "highway" else "own"
     outputs = []
     for i in range(len(features) if multi_scale_output else 1):
         target = features[i].shape[-1]
@@ -285,7 +283,7 @@ def fuse_layers(features: Sequence, *, method, multi_scale_output=True, merge="h
             if j == i:
                 terms.append(x)
             elif j > i:
-                y = conv_unit(x, target, 1, method=method, shortcut=terminal_shortcut, activate=False,
+                y = conv_unit(x, target, 1, method=method, shortcut="block", activate=False,
                               name=f"{name}_{i}from{j}")
                 terms.append(tf.keras.layers.UpSampling2D(2 ** (j - i), interpolation="nearest",
                                                           name=f"{name}_{i}from{j}_up")(y))
@@ -294,25 +292,22 @@ def fuse_layers(features: Sequence, *, method, multi_scale_output=True, merge="h
                 for k in range(i - j):
                     last = k == i - j - 1
                     y = conv_unit(y, target if last else x.shape[-1], 3, method=method, strides=2,
-                                  shortcut=terminal_shortcut if last else "own", activate=not last,
+                                  shortcut="block" if last else "own", activate=not last,
                                   name=f"{name}_{i}from{j}_down{k}")
                 terms.append(y)
-        merged = tf.keras.layers.Add if merge == "highway" else tf.keras.layers.Average
-        y = merged(name=f"{name}_{i}_sum")(terms)
+        y = tf.keras.layers.Add(name=f"{name}_{i}_sum")(terms)
         outputs.append(activation(y, method=method, name=f"{name}_{i}_act"))
     return outputs
 
 
-def hr_module(features: Sequence, *, method, block, num_blocks=NUM_BLOCKS, multi_scale_output=True,
-              merge="highway", name):
+def hr_module(features: Sequence, *, method, block, num_blocks=NUM_BLOCKS, multi_scale_output=True, name):
     """One high-resolution module: ``num_blocks`` blocks on every branch, then :func:`fuse_layers`."""
     branches = []
     for i, x in enumerate(features):
         for k in range(num_blocks):
             x = block(x, method=method, name=f"{name}_b{i}_blk{k + 1}")
         branches.append(x)
-    return fuse_layers(branches, method=method, multi_scale_output=multi_scale_output, merge=merge,
-                       name=f"{name}_fuse")
+    return fuse_layers(branches, method=method, multi_scale_output=multi_scale_output, name=f"{name}_fuse")
 
 
 HEAD_INIT_STD = 0.001  # HRNet's init_weights: every conv N(0, 0.001), biases 0
@@ -353,7 +348,7 @@ def _check_common(input_shape, num_joints, width, stage_modules, num_blocks):
 
 
 def _build(*, input_shape, num_joints, method, width, stage_modules, num_blocks, stage1_block, branch_block,
-           fuse="highway", name):
+           name):
     method = get_method(method)
     inputs = tf.keras.Input(shape=tuple(int(d) for d in input_shape), name="image")
     x = stem(inputs, method=method)
@@ -366,7 +361,7 @@ def _build(*, input_shape, num_joints, method, width, stage_modules, num_blocks,
         for m in range(modules):
             last = stage == 4 and m == modules - 1
             features = hr_module(features, method=method, block=branch_block, num_blocks=num_blocks,
-                                 multi_scale_output=not last, merge=fuse, name=f"stage{stage}_m{m + 1}")
+                                 multi_scale_output=not last, name=f"stage{stage}_m{m + 1}")
     outputs = head(features[0], int(num_joints))
     return tf.keras.Model(inputs, outputs, name=name)
 
@@ -407,7 +402,7 @@ def bihrnet_method(method=DEFAULT_BINARY_METHOD) -> BinaryMethod:
 
 
 def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BINARY_METHOD,
-                  stage1="ir_a", ms_block="ms_a", fuse="highway", width=32, stage_modules=STAGE_MODULES,
+                  stage1="ir_a", ms_block="ms_a", width=32, stage_modules=STAGE_MODULES,
                   num_blocks=NUM_BLOCKS, name=None) -> tf.keras.Model:
     """BiHRNet (arXiv 2311.10296): binary HRNet with IR Bottleneck (stage 1) and MS-Block (stages 2-4).
 
@@ -417,8 +412,6 @@ def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BI
       around every binary conv, see :func:`bihrnet_method`).
     * ``stage1``: ``"ir_a"`` | ``"ir_b"`` | ``"fp"`` (:func:`ir_bottleneck`).
     * ``ms_block``: ``"ms_a"`` | ``"ms_b"`` | ``"basic"`` (:func:`ms_block`).
-    * ``fuse``: ``"highway"`` | ``"mean"``, how the fuse layers merge real-valued paths
-      (:func:`fuse_layers`).
     * FP: stem and head (plus the ``ir_b`` fuse convs or the ``fp`` stage 1).
 
     Defaults (``ir_a`` + ``ms_a``) are this project's choice of the paper's unpublished blocks:
@@ -430,14 +423,12 @@ def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BI
         raise UnknownNameError("stage1 variant", str(stage1), STAGE1_VARIANTS)
     if ms_block not in MS_BLOCK_VARIANTS:
         raise UnknownNameError("ms_block variant", str(ms_block), MS_BLOCK_VARIANTS)
-    if fuse not in FUSE_MERGES:
-        raise UnknownNameError("fuse merge", str(fuse), FUSE_MERGES)
     method = bihrnet_method(method)
     _check_common(input_shape, num_joints, width, stage_modules, num_blocks)
     return _build(input_shape=input_shape, num_joints=num_joints, method=method, width=int(width),
                   stage_modules=tuple(stage_modules), num_blocks=int(num_blocks),
                   stage1_block=functools.partial(ir_bottleneck, variant=stage1),
-                  branch_block=functools.partial(_MS_BLOCK_FN, variant=ms_block), fuse=fuse,
+                  branch_block=functools.partial(_MS_BLOCK_FN, variant=ms_block),
                   name=name or f"bihrnet_{stage1}_{ms_block}")
 
 
@@ -448,7 +439,7 @@ def layer_group(layer_name: str) -> str:
 
 
 __all__ = [
-    "FUSE_MERGES", "MS_BLOCK_VARIANTS", "STAGE1_VARIANTS", "basic_block", "bihrnet_method", "bottleneck", "build_bihrnet",
+    "MS_BLOCK_VARIANTS", "STAGE1_VARIANTS", "basic_block", "bihrnet_method", "bottleneck", "build_bihrnet",
     "build_hrnet_w32", "fuse_layers", "head", "hr_module", "ir_bottleneck", "layer_group", "ms_block", "stem",
     "transition",
 ]
