@@ -513,7 +513,7 @@ def test_mesh_training_exits_on_interrupt_without_hanging(tmp_path):
             "--set=data.input_size=[64, 64]", "--set=train.batch_size=1", "--set=data.val_samples=1",
             "--set=model.kwargs.hand_shape=[32, 32]", "--set=model.kwargs.face_shape=[32, 32]",
             "--set=model.kwargs.encoder_width=4", "--set=model.kwargs.head_channels=8",
-            "--set=model.kwargs.boxnet_channels=8"]
+            "--set=model.kwargs.boxnet_channels=8", "--set=teacher=none", "--set=init_from=none"]
     log_file = tmp_path / "log.txt"
     with open(log_file, "w") as log:
         proc = subprocess.Popen([sys.executable, str(REPO / "training" / "train.py")] + args, stdout=log,
