@@ -36,11 +36,14 @@ BINARY_METHODS = [m for m in METHOD_NAMES if m != "fp"]
 
 BIHRNET_VARIANTS = [(s, m) for s in STAGE1_VARIANTS for m in MS_BLOCK_VARIANTS]
 # build_hrnet_w32(method="bidrn") is the same network as BiHRNet ir_a + basic (bidrn already puts an
-# LCR around every conv): it is covered by that variant.
+# LCR around every conv, ir_a is HRNet's Bottleneck and "basic" its BasicBlock):
+# test_bidrn_hrnet_is_bihrnet_ir_a_basic checks that claim, and that variant's test covers it.
 HRNET_PRESETS = [m for m in BINARY_METHODS if m != "bidrn"]
 
 
-def _assert_well_scaled(model, *, label):
+def _assert_well_scaled(model, *, label, bound_inner_in=(False, True)):
+    """Output std in HEALTHY_STD in both BN modes, merge points <= MAX_INNER_STD in the modes of
+    ``bound_inner_in`` (False: inference, True: training), gradient norm within GRAD_NORM."""
     inputs = diagnostics.random_input(model, batch_size=2, seed=0)
     for training in (False, True):
         profile = diagnostics.scale_profile(model, inputs, training=training)
@@ -49,7 +52,8 @@ def _assert_well_scaled(model, *, label):
             assert math.isfinite(std) and diagnostics.HEALTHY_STD[0] <= std <= diagnostics.HEALTHY_STD[1], \
                 (label, mode, name, std)
         worst = max(profile.stages, key=lambda row: row.max_std)
-        assert worst.max_std <= MAX_INNER_STD, (label, mode, worst)
+        if training in bound_inner_in:
+            assert worst.max_std <= MAX_INNER_STD, (label, mode, worst)
     norm = diagnostics.gradient_norm(model, inputs)
     assert math.isfinite(norm) and GRAD_NORM[0] <= norm <= GRAD_NORM[1], (label, norm)
 
@@ -64,6 +68,39 @@ def test_bihrnet_variant_is_well_scaled_at_full_width_and_depth(stage1, ms_block
 @pytest.mark.parametrize("method", HRNET_PRESETS)
 def test_binary_hrnet_w32_is_well_scaled(method):
     _assert_well_scaled(build_hrnet_w32(input_shape=HRNET_INPUT, method=method), label=f"{method}-hrnet")
+
+
+def test_bidrn_hrnet_is_bihrnet_ir_a_basic():
+    """Layer for layer (type, output shape, config without the name) the same graph, so the BiHRNet
+    ir_a + basic variant's scale test is BiDRN-HRNet's. Both go through one builder; one module per
+    stage and one block keep the check cheap."""
+    small = dict(input_shape=HRNET_INPUT, stage_modules=(1, 1, 1), num_blocks=1)
+
+    def nameless(config):  # layer and quantizer names carry a per-build counter
+        if isinstance(config, dict):
+            return {k: nameless(v) for k, v in sorted(config.items()) if k != "name"}
+        if isinstance(config, (list, tuple)):
+            return [nameless(v) for v in config]
+        return config
+
+    def structure(model):
+        return [(type(layer).__name__, str(layer.output_shape), repr(nameless(layer.get_config())))
+                for layer in model.layers]
+
+    assert structure(build_hrnet_w32(method="bidrn", **small)) == \
+        structure(build_bihrnet(method="bidrn", stage1="ir_a", ms_block="basic", **small))
+
+
+def test_full_precision_hrnet_w32_reference_scale():
+    """The reference the binary networks are held to: HRNet-W32 in full precision, as HRNet
+    initialises it. In training mode (BN on the batch) it is bounded like every binary network
+    (measured: heatmaps 0.030, largest merge 4.7). In inference mode at init its merges reach ~130:
+    Keras BN starts with moving variance 1 while an FP conv's output variance is its fan-in times
+    the init variance; the binary networks' BN starts at the binary conv's own output variance
+    (:func:`bhpe_tf.binary.builders.binary_output_variance`), the FP reference is left as HRNet has
+    it (its moving statistics are learned in the first steps). Only its merges in inference mode
+    are therefore unbounded here; its heatmaps (0.46) are still in HEALTHY_STD."""
+    _assert_well_scaled(build_hrnet_w32(input_shape=HRNET_INPUT), label="hrnet_w32 fp", bound_inner_in=(True,))
 
 
 @pytest.mark.parametrize("depth", [50, 18])
