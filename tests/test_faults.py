@@ -778,3 +778,56 @@ def test_inference_bad_output_dir_and_stale_card_are_one_line(tmp_path, shared_d
     with pytest.raises(InvalidInputError, match=r"input \[1, 64, 64, 3\] float32 but .*fp\.tflite takes "
                                                 r"\[1, 64, 48, 3\] float32; convert again"):
         TFLitePredictor(result.tflite_path)
+
+
+# ------------------------------------------------------------------------------- several workers
+def start_cluster(workdir, logs, *, steps):
+    """Two trainer processes on localhost, ``--strategy multi_worker`` (worker 0 is the chief)."""
+    from bhpe_tf.training.cluster import start_local_workers
+
+    return start_local_workers(DRIVER + ["--tiny", "none:0", "--"] + tiny_args(workdir, steps=steps)
+                               + ["--strategy", "multi_worker"], workers=2, log_dir=logs, env=env(), cwd=REPO)
+
+
+@promises("F23")
+def test_multi_worker_run_agrees_stops_when_a_worker_dies_and_resumes(tmp_path):
+    """The ``--strategy multi_worker`` path on two local processes: a killed worker makes the chief stop
+    with one line naming the last good checkpoint (no hang); the same command on both resumes and
+    finishes; both workers then hold bit-identical state; only the chief writes the workdir."""
+    workdir, logs = tmp_path / "run", tmp_path
+    steps = 8
+    procs = start_cluster(workdir, logs, steps=steps)
+    try:
+        deadline = time.time() + 600
+        while latest_step(workdir) < 2 and time.time() < deadline and procs[0].poll() is None:
+            time.sleep(0.5)
+        assert latest_step(workdir) >= 2, (logs / "worker0.log").read_text()[-3000:]
+        procs[1].kill()
+        assert procs[0].wait(timeout=300) == 2, (logs / "worker0.log").read_text()[-3000:]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    chief_log = (logs / "worker0.log").read_text()
+    errors = error_lines(chief_log)
+    assert len(errors) == 1 and "multi_worker cluster" in errors[0] and "checkpoint" in errors[0], errors
+    assert "Traceback" not in chief_log
+    stopped_at = latest_step(workdir)
+    assert stopped_at < steps
+
+    procs = start_cluster(workdir, logs, steps=steps)
+    try:
+        rcs = [proc.wait(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert rcs == [0, 0], (logs / "worker0.log").read_text()[-3000:] + (logs / "worker1.log").read_text()[-3000:]
+    assert "resuming from" in (logs / "worker0.log").read_text().split("error:", 1)[1]
+    worker_dir = workdir / ".worker1"
+    assert latest_step(workdir) == latest_step(worker_dir) == steps
+    assert_same_state(workdir / "checkpoints" / f"ckpt-{steps}", worker_dir / "checkpoints" / f"ckpt-{steps}",
+                      "chief and worker after the resumed run")
+    for name in ("tensorboard", "summary.json", "best.json", "run.json", "final.keras"):
+        assert (workdir / name).exists(), name
+    for name in ("tensorboard", "summary.json", "best.json"):  # the worker's own saves only
+        assert not (worker_dir / name).exists(), name

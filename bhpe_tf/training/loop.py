@@ -28,6 +28,11 @@
   a temporary file, then ``os.replace``) with ``best.json``; ``final.keras`` at the end.
 * **Shutdown**: the ``tf.data`` iterator is torn down on every exit path (a pipeline still
   producing at interpreter shutdown hangs or aborts the process).
+* **Several workers** (``multi_worker``): the chief (``chief``, else ``worker`` 0) owns the workdir
+  (checkpoints, TensorBoard, ``best.json``, ``summary.json``); every other worker keeps its own
+  checkpoints in ``WORKDIR/.workerN`` (TensorFlow's pattern: saves are collective, so every worker
+  saves). A worker that dies makes every other one stop with :class:`ClusterError` (one line, the
+  last good checkpoint); rerunning the same command on every worker resumes from it.
 """
 from __future__ import annotations
 
@@ -65,6 +70,16 @@ class WorkdirMismatch(UserError, ValueError):
 
 class InitialScaleError(UserError, RuntimeError):
     """The untrained model's outputs or loss are already huge on the first batch."""
+
+
+class ClusterError(UserError, RuntimeError):
+    """A peer of a ``multi_worker`` run failed or became unreachable; every worker stops."""
+
+
+# What a collective op raises when a peer dies or its heartbeat times out (TensorFlow's coordination
+# service aborts every pending collective on every worker with one of these).
+PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
+                 tf.errors.CancelledError)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -333,6 +348,16 @@ def train(config: dict, *, workdir, data_dir=None, strategy: str = "default", st
         try:
             return _train(config, dist=dist, chief=chief, workdir=workdir, own_dir=own_dir, data_dir=data_dir,
                           steps=steps, epochs=epochs, progress=progress, log=log, on_restore=on_restore)
+        except PEER_FAILURES as err:
+            if not isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy):
+                raise
+            latest = tf.train.latest_checkpoint(str(own_dir / "checkpoints"))
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ClusterError(
+                f"a worker of the multi_worker cluster failed or stopped responding ({type(err).__name__}: "
+                f"{reason[:300]}); this worker stops too. "
+                + (f"The last good checkpoint is {latest}. " if latest else "No checkpoint was written yet. ")
+                + "Rerun the same command on every worker to resume from it") from None
         except Exception as err:  # noqa: BLE001 - a full disk outside the training loop (run.json, TensorBoard)
             if not is_disk_full(err) or isinstance(err, DiskFullError):
                 raise
@@ -406,8 +431,8 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=int(train_cfg.get("keep_checkpoints", 3)),
                                          checkpoint_name="ckpt")
     resumed_from = None
-    if manager.latest_checkpoint:
-        latest = manager.latest_checkpoint
+    latest = _checkpoint_all_workers_have(dist, manager, log=log)
+    if latest:
         try:
             stored = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
             # checkpoints of an earlier version have no skip counters: restore the rest
@@ -526,8 +551,11 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
                 tf.summary.image("val/keypoints", images, max_outputs=len(images))
         if improved:
             best_var.assign(value)
+            # Under MultiWorkerMirroredStrategy saving a model reads its on-read variables (BN statistics)
+            # with a collective all-reduce, so every worker saves, the others into their own directory
+            # (TensorFlow's pattern for non-chief writes); a save on the chief alone deadlocks the cluster.
+            atomic_save_keras(model, own_dir / "best.keras")
             if chief:
-                atomic_save_keras(model, workdir / "best.keras")
                 atomic_write_text(workdir / "best.json", json.dumps(
                     {"metric": task.metric_name, "value": value, "step": step, "epoch": epoch,
                      "model": config["model"]["name"], "method": config["model"]["method"],
@@ -637,8 +665,8 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
             pbar.close()
         with contextlib.suppress(Exception):  # a full disk must not hide the error that got us here
             writer.flush()
-    if chief and (total_steps > start_step or not (workdir / "final.keras").is_file()):
-        atomic_save_keras(model, workdir / "final.keras")  # also when a kill interrupted its write
+    if total_steps > start_step or not (own_dir / "final.keras").is_file():  # every worker, see validate()
+        atomic_save_keras(model, own_dir / "final.keras")  # also when a kill interrupted its write
     if last_metrics is None:  # nothing left to train: report the current model
         last_metrics = validate(int(step_var.numpy()), int(step_var.numpy()) // steps_per_epoch)
     if not has_codes:  # a synthetic source: every sample is generated, none can be skipped
@@ -661,6 +689,37 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
     if chief:
         atomic_write_text(workdir / "summary.json", json.dumps(history, indent=1, default=str))
     return history
+
+
+def _checkpoint_step(path) -> int:
+    return int(str(path).rsplit("-", 1)[1]) if path else 0
+
+
+def _checkpoint_all_workers_have(dist, manager, *, log):
+    """The checkpoint to resume from: the latest one, or under ``multi_worker`` the latest step every
+    worker has. A worker killed between the collective read of a save and its own write lags one
+    save behind the others; resuming each from its own latest would start the replicas at different
+    steps (different weights, mismatched collectives). Every worker gathers the others' latest steps
+    (one ``strategy.gather``, so every worker calls this exactly once) and restores the smallest."""
+    latest = manager.latest_checkpoint
+    if not isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy):
+        return latest
+    own = _checkpoint_step(latest)
+    steps = dist.gather(dist.run(lambda: tf.constant([own], tf.int64)), axis=0)
+    agreed = int(tf.reduce_min(steps).numpy())
+    if agreed == own:
+        return latest
+    kept = {_checkpoint_step(path): path for path in manager.checkpoints}
+    if agreed == 0:
+        log(f"another worker has no checkpoint: every worker starts from step 0 (this one had {latest})")
+        return None
+    if agreed not in kept:
+        raise WorkdirMismatch(f"the workers' latest checkpoints are of steps {sorted(set(steps.numpy().tolist()))}; "
+                              f"this worker no longer keeps step {agreed} (it keeps {sorted(kept)}): raise "
+                              "train.keep_checkpoints or restart every worker from one workdir copy")
+    log(f"another worker's latest checkpoint is of step {agreed}: resuming every worker from it (this one had "
+        f"step {own})")
+    return kept[agreed]
 
 
 def _last_good(manager) -> str:
