@@ -335,3 +335,48 @@ def test_library_input_errors(tmp_path):
     image = tf.keras.Input((None, None, 3))
     with pytest.raises(ConversionError, match="--input_size"):
         ex.deployment_model(tf.keras.Model(image, tf.keras.layers.Conv2D(2, 1)(image)))
+
+
+# ------------------------------------------------------------------------------------------ float16 weights
+def test_float16_weights_keep_conversion_guarantees_and_parity():
+    """BinaryHPE's convertible network (reduced) with its float weights stored as float16: every binary layer
+    still an LceBconv2d, no float fallbacks, the float bytes halved, parity vs Keras within FLOAT16_PARITY_RTOL."""
+    from bhpe_tf.conversion import binary_layers, convert, max_abs_difference, op_census
+    from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL, float_weight_bytes
+
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    model = trained_like_state(ex.build_registered("binaryhpe", "bidrn",
+                                                   model_kwargs=dict(BINARYHPE_KWARGS, include_smplx=False)))
+    full = convert(model)
+    half = convert(model, float16_weights=True)
+    expected = len(binary_layers(model))
+    for flatbuffer in (full, half):
+        census = op_census(flatbuffer)
+        assert census.lce_bconv2d == expected and census.float_fallbacks == []
+    assert op_census(half).counts.get("DEQUANTIZE", 0) > 0
+    bytes32, bytes16 = float_weight_bytes(full), float_weight_bytes(half)
+    assert bytes16.get("float16", 0) > 0 and bytes16["float16"] * 2 <= bytes32["float32"] - bytes16["float32"] + 8
+    assert len(half) < 0.65 * len(full)
+    x = np.random.default_rng(0).uniform(0, 1, (2, *model.inputs[0].shape[1:])).astype(np.float32)
+    for kwargs in ({"use_indirect_bgemm": True}, {"use_indirect_bgemm": True, "use_xnnpack": True}):
+        diff, scale = max_abs_difference(model, half, x, **kwargs)
+        assert diff <= FLOAT16_PARITY_RTOL * scale, (diff, scale, kwargs)
+    with pytest.raises(ConversionError, match="exclude each other"):
+        convert(model, float16_weights=True, int8_range=(-3.0, 3.0))
+
+
+def test_census_reads_binary_valued_filters_through_float16():
+    """A binary-valued filter computed by a float CONV_2D is a fallback also when stored as float16."""
+    from bhpe_tf.conversion import convert_float, op_census
+    from bhpe_tf.conversion.fp16 import float16_weights
+
+    image = tf.keras.Input((16, 16, 8))
+    conv = tf.keras.layers.Conv2D(16, 3, use_bias=False, name="pm_alpha")
+    model = tf.keras.Model(image, conv(image))
+    signs = np.sign(np.random.default_rng(0).normal(size=conv.kernel.shape)).astype(np.float32)
+    conv.set_weights([signs * 0.37])
+    full = convert_float(model)
+    half = float16_weights(full, min_elements=16)
+    assert op_census(half).counts.get("DEQUANTIZE") == 1
+    assert len(op_census(full).float_fallbacks) == len(op_census(half).float_fallbacks) == 1
