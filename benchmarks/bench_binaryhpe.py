@@ -61,8 +61,17 @@ def benchmark(*, threads, runs, reduced, save_dir=None):
 
     options = REDUCED if reduced else {}
     results = {"threads": list(threads), "runs": runs, "reduced": reduced, "models": {}}
+    from bhpe_tf.conversion.fp16 import float16_weights, float_weight_bytes
+
+    converted = []
     for method, runtime in MODELS:
         flatbuffer, seconds, shape = convert_network(method, options)
+        converted.append((method, runtime, flatbuffer, seconds))
+        if method == "bidrn":  # the same network with its float weights stored as float16 (fp16.py)
+            start = time.perf_counter()
+            half = float16_weights(flatbuffer)
+            converted.append(("bidrn_float16", runtime, half, seconds + time.perf_counter() - start))
+    for method, runtime, flatbuffer, seconds in converted:
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
             with open(os.path.join(save_dir, f"binaryhpe_{method}{'_reduced' if reduced else ''}.tflite"), "wb") as f:
@@ -70,6 +79,7 @@ def benchmark(*, threads, runs, reduced, save_dir=None):
         census = op_census(flatbuffer)
         entry = {"size_bytes": len(flatbuffer), "convert_s": round(seconds, 1), "runtime": runtime,
                  "lce_bconv2d": census.lce_bconv2d, "float_fallbacks": len(census.float_fallbacks),
+                 "weight_bytes": float_weight_bytes(flatbuffer),
                  "latency_ms": {}}
         for count in threads:
             entry["latency_ms"][str(count)] = round(latency_ms(flatbuffer, threads=count, runs=runs,
@@ -86,7 +96,7 @@ def format_table(results) -> str:
     threads = list(results["models"]["bidrn"]["latency_ms"])
     head = f"{'model':<22}{'size (MiB)':>12}" + "".join(f"{f'{t} thr (ms)':>14}" for t in threads)
     lines = [head]
-    names = {"bidrn": "BiDRN (LCE)", "fp": "Hand4Whole FP32"}
+    names = {"bidrn": "BiDRN (LCE)", "bidrn_float16": "BiDRN (LCE, fp16 w)", "fp": "Hand4Whole FP32"}
     for method, entry in results["models"].items():
         lines.append(f"{names[method]:<22}{entry['size_bytes'] / 2**20:>12.2f}"
                      + "".join(f"{entry['latency_ms'][t]:>14.1f}" for t in threads))

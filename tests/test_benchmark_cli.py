@@ -101,3 +101,68 @@ def test_bad_files(tmp_path):
         bench.benchmark([junk])
     with pytest.raises(InvalidInputError, match="--threads"):
         bench._parse_threads("0")
+
+
+# --------------------------------------------------------------------------- peer table (bench_deploy)
+def test_interleaved_times_go_round_robin():
+    calls = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+    times = bench.interleaved_times(runners, runs=3, warmup=1)
+    assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3  # warm-up per runner, then rounds over all
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    summary = bench.summarize([3.0, 1.0, 2.0])
+    assert summary["median_ms"] == 2.0 and summary["min_ms"] == 1.0 and summary["max_ms"] == 3.0
+    with pytest.raises(InvalidInputError, match="runs must be"):
+        bench.interleaved_times(runners, runs=0, warmup=0)
+
+
+def test_every_lce_kernel_choice_runs(two_models):
+    binary = two_models[0].read_bytes()
+    for runtime in bench.ALL_LCE_RUNTIMES:
+        bench.invoker(binary, runtime, threads=1)()
+    with pytest.raises(InvalidInputError, match="unknown runtime"):
+        bench.invoker(binary, "fastest")
+
+
+def test_peak_rss_in_a_fresh_process(two_models):
+    probe = bench.peak_rss(two_models[0], "lce_indirect_bgemm")
+    assert probe["peak_rss_kib"] >= probe["baseline_rss_kib"] > 0
+
+
+def test_machine_limits_c_and_numpy():
+    from bhpe_tf.conversion import limits
+
+    for force_numpy in (False, True):
+        lim = limits.measure_limits(1, seconds=0.01, force_numpy=force_numpy)
+        assert lim.binary_macs_per_s > 0 and lim.fp32_macs_per_s > 0 and lim.int8_macs_per_s > 0
+        assert lim.method == "numpy fallback" if force_numpy else lim.method in ("numpy fallback",
+                                                                                  "C, cc -O3 -march=native")
+    assert "usable cores" in limits.cpu_name()
+
+
+def test_bench_deploy_smoke(tmp_path):
+    """The peer table at a tiny size: FP32, INT8 PTQ and BiHRNet rows, the INT8 agreement, the limit share."""
+    out = tmp_path / "deploy.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_deploy.py"), "--reduced",
+                           "--input_size", "32x32", "--runs", "1", "--warmup", "0", "--threads", "1",
+                           "--lce_runtimes", "lce_indirect_bgemm,reference", "--norss", "--crops", "synthetic",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [(r["runtime"], r["other_kind"]) for r in report["rows"]] == [
+        ("xnnpack", "fp32"), ("xnnpack", "int8"), ("lce_indirect_bgemm", "fp32"), ("reference", "fp32")]
+    fp32, int8, binary = report["rows"][0], report["rows"][1], report["rows"][2]
+    assert int8["size_bytes"] < fp32["size_bytes"] and binary["binary_macs"] > 0 == fp32["binary_macs"]
+    assert all(0 < r["limit_fraction"] for r in report["rows"])
+    assert 0 <= report["int8_agreement"]["argmax_equal"] <= report["int8_agreement"]["within_2px"] <= 1
+    assert "| limit % |" in proc.stdout and "BiHRNet / INT8" in proc.stdout
+
+
+def test_bench_deploy_bad_runtime_one_line():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_deploy.py"), "--lce_runtimes", "turbo"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "unknown LCE runtime" in lines[0], proc.stderr[-2000:]

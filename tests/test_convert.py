@@ -335,3 +335,52 @@ def test_library_input_errors(tmp_path):
     image = tf.keras.Input((None, None, 3))
     with pytest.raises(ConversionError, match="--input_size"):
         ex.deployment_model(tf.keras.Model(image, tf.keras.layers.Conv2D(2, 1)(image)))
+
+
+# ------------------------------------------------------------------------------------------ float16 weights
+def test_float16_weights_keep_conversion_guarantees_and_parity():
+    """Float16 storage of the float weights: every binary layer still an LceBconv2d, no float fallbacks, the
+    float bytes halved; a full-precision network stays within FLOAT16_PARITY_RTOL of Keras (float16 rounding
+    only). A binary network's float16 parity is reported, not asserted: see FLOAT16_PARITY_RTOL's comment."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from _tiny_models import tiny_keypoint_model
+
+    from bhpe_tf.conversion import binary_layers, convert, max_abs_difference, op_census
+    from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL, float16_weights, float_weight_bytes
+
+    x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    for method in ("bidrn", "fp"):
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(0)
+        model = trained_like_state(tiny_keypoint_model(method, input_size=(32, 32)))
+        full = convert(model)
+        half = float16_weights(full, min_elements=16)  # the tiny convs have < 1024 weights (the default floor)
+        assert len(op_census(convert(model, float16_weights=True)).float_fallbacks) == 0
+        census = op_census(half)
+        assert census.lce_bconv2d == len(binary_layers(model)) and census.float_fallbacks == []
+        assert census.counts.get("DEQUANTIZE", 0) >= 2  # stem and head
+        bytes32, bytes16 = float_weight_bytes(full), float_weight_bytes(half)
+        assert bytes16["float16"] * 2 == bytes32["float32"] - bytes16.get("float32", 0)
+        assert len(half) < len(full)
+        diff, scale = max_abs_difference(model, half, x, use_indirect_bgemm=True)
+        if method == "fp":
+            assert diff <= FLOAT16_PARITY_RTOL * scale, (diff, scale)
+        print(f"{method}: float16 parity vs Keras max |diff| / max |out| = {diff / scale:.2e}")
+    with pytest.raises(ConversionError, match="exclude each other"):
+        convert(model, float16_weights=True, int8_range=(-3.0, 3.0))
+
+
+def test_census_reads_binary_valued_filters_through_float16():
+    """A binary-valued filter computed by a float CONV_2D is a fallback also when stored as float16."""
+    from bhpe_tf.conversion import convert_float, op_census
+    from bhpe_tf.conversion.fp16 import float16_weights
+
+    image = tf.keras.Input((16, 16, 8))
+    conv = tf.keras.layers.Conv2D(16, 3, use_bias=False, name="pm_alpha")
+    model = tf.keras.Model(image, conv(image))
+    signs = np.sign(np.random.default_rng(0).normal(size=conv.kernel.shape)).astype(np.float32)
+    conv.set_weights([signs * 0.37])
+    full = convert_float(model)
+    half = float16_weights(full, min_elements=16)
+    assert op_census(half).counts.get("DEQUANTIZE") == 1
+    assert len(op_census(full).float_fallbacks) == len(op_census(half).float_fallbacks) == 1

@@ -37,11 +37,16 @@ from bhpe_tf.errors import InvalidInputError, MissingFileError
 
 LCE_RUNTIMES = ("lce", "lce_indirect_bgemm")
 FP_RUNTIMES = ("xnnpack",)
+# Every kernel choice of LCE 0.16's interpreter (use_reference_bconv / use_indirect_bgemm / use_xnnpack).
+ALL_LCE_RUNTIMES = ("lce", "lce_indirect_bgemm", "lce_xnnpack", "lce_indirect_bgemm_xnnpack", "reference")
 RUNTIME_KWARGS = {
     "lce": {"use_indirect_bgemm": False, "use_xnnpack": False},
     "lce_indirect_bgemm": {"use_indirect_bgemm": True, "use_xnnpack": False},
+    "lce_xnnpack": {"use_indirect_bgemm": False, "use_xnnpack": True},
+    "lce_indirect_bgemm_xnnpack": {"use_indirect_bgemm": True, "use_xnnpack": True},
     "xnnpack": {"use_indirect_bgemm": False, "use_xnnpack": True},
-    "reference": {"use_indirect_bgemm": False, "use_xnnpack": False},
+    # LCE's portable reference LceBconv2d (correctness baseline; float ops on TFLite's builtin kernels)
+    "reference": {"use_indirect_bgemm": False, "use_xnnpack": False, "use_reference_bconv": True},
     "stock": None,  # tf.lite.Interpreter (TensorFlow's own runtime, XNNPACK by default); float models only
 }
 LCE_INTERPRETER_NEEDED = ("{path} contains Larq Compute Engine ops ({ops}) that the stock tf.lite.Interpreter "
@@ -143,6 +148,105 @@ def time_stock_interpreter(interp, *, runs: int, warmup: int, seed: int = 0) -> 
         interp.invoke()
         times.append((time.perf_counter() - start) * 1e3)
     return times
+
+
+def invoker(flatbuffer: bytes, runtime: str, *, threads: int = 1, path="model", seed: int = 0):
+    """A zero-argument callable that runs one inference of ``flatbuffer`` on ``runtime`` (inputs set once)."""
+    if runtime not in RUNTIME_KWARGS:
+        raise InvalidInputError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIME_KWARGS)}")
+    rng = np.random.default_rng(seed)
+    if runtime == "stock":
+        interp = stock_interpreter(flatbuffer, path, num_threads=int(threads))
+        for detail in interp.get_input_details():
+            interp.set_tensor(detail["index"], _random_input(tuple(detail["shape"]), detail["dtype"], rng))
+        return interp.invoke
+    interp = interpreter(flatbuffer, num_threads=int(threads), **RUNTIME_KWARGS[runtime])
+    inputs = [_random_input(tuple(shape), dtype, rng) for shape, dtype in zip(interp.input_shapes, interp.input_types)]
+    run = interp.interpreter.predict
+    return lambda: run(inputs)
+
+
+def interleaved_times(runners: dict, *, runs: int, warmup: int) -> dict:
+    """Milliseconds per key of ``runners`` (name -> zero-argument callable): every runner is warmed up
+    ``warmup`` times, then the ``runs`` timed repetitions go round-robin over the runners, so that load
+    from other jobs on a shared machine hits every row alike instead of whichever row ran at the time."""
+    if runs < 1 or warmup < 0:
+        raise InvalidInputError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    times = {key: [] for key in runners}
+    for _ in range(runs):
+        for key, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[key].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def summarize(times: Sequence[float]) -> dict:
+    """Median, p10 / p90, min / max of a list of milliseconds."""
+    return {"median_ms": float(statistics.median(times)), "p10_ms": _percentile(times, 10),
+            "p90_ms": _percentile(times, 90), "min_ms": float(min(times)), "max_ms": float(max(times))}
+
+
+_RSS_PROBE = """
+import json, resource, sys
+import bhpe_tf.conversion.benchmark as b
+
+def status_kib(key):
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+def reset_peak():
+    # Linux >= 4.0: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS, so the peak the
+    # model adds is not hidden below TensorFlow's transient import peak.
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+path, runtime, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = b.read_tflite(path)
+reset = reset_peak()
+before = status_kib("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+run = b.invoker(data, runtime, threads=threads, path=path)
+for _ in range(2):
+    run()
+after = status_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_rss_kib": after, "baseline_rss_kib": before,
+                  "method": "VmHWM after clear_refs" if reset else "ru_maxrss"}))
+"""
+
+
+def peak_rss(path, runtime: str, *, threads: int = 1, timeout: float = 600) -> dict:
+    """Peak resident memory of one row, measured in a fresh Python process (KiB).
+
+    ``baseline_rss_kib``: the process's resident memory after its imports (Python + TensorFlow + LCE,
+    with the flatbuffer bytes read); ``peak_rss_kib``: its peak resident memory from then on, over
+    building the interpreter and two inferences (``VmHWM`` after resetting it through
+    ``/proc/self/clear_refs``, so TensorFlow's transient import peak does not hide the model's; where
+    that is not possible, ``ru_maxrss``: ``method`` says which). ``peak - baseline`` is what the model
+    and its runtime add. A fresh process per row so that no row inherits another's allocations."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])  # the checkout, so the probe imports this bhpe_tf
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-c", _RSS_PROBE, os.fspath(path), runtime, str(int(threads))],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InvalidInputError(f"memory probe of {path} ({runtime}) failed: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _percentile(values, q):

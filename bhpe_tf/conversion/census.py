@@ -111,12 +111,19 @@ def op_census(flatbuffer: bytes) -> Census:
             return any(fed_by_dequantize(i, depth + 1) for i in (inputs if inputs is not None else []) if i >= 0)
         return False
 
-    def constant(tensor_index):
+    def constant(tensor_index, depth=0):
         tensor = graph.tensors[tensor_index]
         data = model.buffers[tensor.buffer].data
-        if data is None or len(data) == 0 or tensor.type != 0:  # 0 = FLOAT32
+        if data is None or len(data) == 0:
+            # a float16-stored weight (bhpe_tf.conversion.fp16): FLOAT16 constant -> DEQUANTIZE -> filter
+            producer = producers.get(int(tensor_index))
+            if producer is not None and depth == 0 and op_names[graph.operators[producer].opcodeIndex] == "DEQUANTIZE":
+                return constant(int(graph.operators[producer].inputs[0]), depth + 1)
             return None
-        return np.frombuffer(bytes(bytearray(data)), dtype=np.float32).reshape(tensor.shape)
+        dtypes = {0: np.float32, 1: np.float16}  # tflite TensorType FLOAT32, FLOAT16
+        if tensor.type not in dtypes:
+            return None
+        return np.frombuffer(bytes(bytearray(data)), dtype=dtypes[tensor.type]).astype(np.float32).reshape(tensor.shape)
 
     counts = collections.Counter()
     fallbacks = []

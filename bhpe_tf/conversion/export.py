@@ -363,7 +363,8 @@ def is_full_precision(model: tf.keras.Model) -> bool:
 
 
 def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8: bool = False,
-                       int8_range=DEFAULT_INT8_RANGE, allow_float_fallback: bool = False, target: str = "arm") -> tuple:
+                       int8_range=DEFAULT_INT8_RANGE, allow_float_fallback: bool = False, target: str = "arm",
+                       float16_weights: bool = False) -> tuple:
     """Flatbuffer bytes and the converter target used (``"arm"`` for LCE, ``"tflite"`` for stock)."""
     if converter not in ("auto", "lce", "tflite"):
         raise InvalidInputError(f"converter must be auto, lce or tflite, got {converter!r}")
@@ -377,12 +378,17 @@ def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8:
         if int8:
             raise ConversionError("--int8 needs the LCE converter (dummy int8 ranges); drop --converter tflite")
         try:
-            return convert_float(deploy), "tflite"
+            data = convert_float(deploy)
+            if float16_weights:
+                from bhpe_tf.conversion.fp16 import float16_weights as to_float16
+
+                data = to_float16(data)
+            return data, "tflite"
         except Exception as err:  # noqa: BLE001  (converter errors carry no useful type)
             raise ConversionError(f"TFLite conversion failed: {str(err).strip().splitlines()[0]}") from None
     try:
         data = convert(deploy, target=target, int8_range=tuple(int8_range) if int8 else None,
-                       allow_float_fallback=allow_float_fallback)
+                       allow_float_fallback=allow_float_fallback, float16_weights=float16_weights)
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001

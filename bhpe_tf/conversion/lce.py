@@ -108,12 +108,28 @@ def lean_saved_model(model: tf.keras.Model, directory) -> None:
 
 
 def convert(model: tf.keras.Model, *, target: str = "arm", int8_range=None,
-            inference_input_type=tf.float32, allow_float_fallback: bool = False) -> bytes:
+            inference_input_type=tf.float32, allow_float_fallback: bool = False,
+            float16_weights: bool = False) -> bytes:
     """Convert a Keras model with LCE; refuse (``ConversionError``) layers LCE would run in float.
 
     The refusal happens before conversion and names the offending layers, unless
     ``allow_float_fallback`` is set. Spatial dimensions of the input must be fixed.
+    ``float16_weights``: store the float convs' / dense layers' weights as float16 (half their bytes,
+    computed in float32; :mod:`bhpe_tf.conversion.fp16`); not with ``int8_range``.
     """
+    if float16_weights and int8_range is not None:
+        raise ConversionError("float16_weights and int8 ranges exclude each other: int8 already stores the float "
+                              "parts in 8 bits")
+    flatbuffer = _convert_lce(model, target=target, int8_range=int8_range, inference_input_type=inference_input_type,
+                              allow_float_fallback=allow_float_fallback)
+    if float16_weights:
+        from bhpe_tf.conversion.fp16 import float16_weights as to_float16
+
+        flatbuffer = to_float16(flatbuffer)
+    return flatbuffer
+
+
+def _convert_lce(model, *, target, int8_range, inference_input_type, allow_float_fallback) -> bytes:
     import larq_compute_engine as lce
 
     check_convertible(model, allow_float_fallback=allow_float_fallback)
@@ -133,12 +149,42 @@ def convert_float(model: tf.keras.Model) -> bytes:
         return tf.lite.TFLiteConverter.from_saved_model(directory).convert()
 
 
+def convert_int8(model: tf.keras.Model, representative) -> bytes:
+    """Full-integer post-training quantisation with the stock converter (int8 weights and activations,
+    float32 input / output so that it is a drop-in for :func:`convert_float`'s file).
+
+    ``representative``: an iterable of input arrays of the model's (batch-1) input shape, the
+    calibration set (``TFLiteConverter.representative_dataset``). Ops without an int8 kernel make the
+    conversion fail (``TFLITE_BUILTINS_INT8`` only) rather than silently stay in float."""
+    check_convertible(model)
+    samples = [np.asarray(x, np.float32) for x in representative]
+    if not samples:
+        raise ConversionError("int8 post-training quantisation needs at least one representative input")
+    want = (1, *model.inputs[0].shape[1:])
+    for x in samples:
+        if tuple(x.shape) != tuple(want):
+            raise ConversionError(f"representative input has shape {tuple(x.shape)}, the model takes {want}")
+    with tempfile.TemporaryDirectory() as directory:
+        lean_saved_model(model, directory)
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x] for x in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.float32
+        converter.inference_output_type = tf.float32
+        return converter.convert()
+
+
 def interpreter(flatbuffer: bytes, *, num_threads: int = 1, use_indirect_bgemm: bool = False,
-                use_xnnpack: bool = False):
-    """LCE's Python interpreter for a flatbuffer (runs LceBconv2d & co. as well as builtin ops)."""
+                use_xnnpack: bool = False, use_reference_bconv: bool = False):
+    """LCE's Python interpreter for a flatbuffer (runs LceBconv2d & co. as well as builtin ops).
+
+    Kernel choices (LCE 0.16): ``use_reference_bconv`` (LCE's portable reference LceBconv2d, for
+    correctness checks), ``use_indirect_bgemm`` (indirect binary GEMM instead of im2col + bgemm),
+    ``use_xnnpack`` (the XNNPACK delegate for the float / int8 builtin ops)."""
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-    return Interpreter(flatbuffer, num_threads=num_threads, use_reference_bconv=False,
+    return Interpreter(flatbuffer, num_threads=num_threads, use_reference_bconv=use_reference_bconv,
                        use_indirect_bgemm=use_indirect_bgemm, use_xnnpack=use_xnnpack)
 
 
