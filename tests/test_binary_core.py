@@ -61,7 +61,7 @@ def test_recu_forward_is_balanced_sign_and_clamp_kills_outlier_gradient():
     # One output channel, 8 weights with one large outlier.
     values = np.array([0.1, -0.2, 0.3, -0.1, 0.05, -0.3, 0.2, 5.0], np.float32)
     w = values.reshape(1, 1, 8, 1)
-    out, grad = _value_and_grad(B.ReCUSign(tau=0.9), w, upstream=np.linspace(1, 2, 8).reshape(1, 1, 8, 1))
+    out, grad = _value_and_grad(B.ReCUSign(tau_start=0.9, tau_end=0.9), w, upstream=np.linspace(1, 2, 8).reshape(1, 1, 8, 1))
     mean = values.mean()
     np.testing.assert_array_equal(out.ravel(), np.where(values - mean >= 0, 1.0, -1.0))
     # Worked by hand: standardised = (w - mean) / (std / (2 sqrt 2)); Q = -mean|std'd| ln(2 - 2 tau).

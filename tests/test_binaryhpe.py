@@ -93,9 +93,13 @@ def test_bidrn_counts_in_the_paper_range():
 
 
 @pytest.mark.skipif(not os.environ.get("BHPE_FULL_COUNTS"), reason="set BHPE_FULL_COUNTS=1 to count ReCU and FDA")
-@pytest.mark.parametrize("method,params", [("recu", 21.71), ("fda", 32.06)])
-def test_recu_fda_counts(method, params):
-    assert full_counts(method)["total"].params_m == pytest.approx(params, rel=0.02)
+# FDA: the paper's 32.06 M is the BNN split + weight-filter noise modules (d -> d/64 -> d: +10.54 M);
+# its activation-vector modules add 1.33 M more (README, counts). They are training-only: no inference OPs.
+@pytest.mark.parametrize("method,params,ops", [("recu", 21.71, 2.589), ("fda", 33.47, 2.589)])
+def test_recu_fda_counts(method, params, ops):
+    counts = full_counts(method)["total"]
+    assert counts.params_m == pytest.approx(params, rel=0.02 if method == "recu" else 0.005)
+    assert counts.ops_g == pytest.approx(ops, rel=0.01)
 
 
 # ----------------------------------------------------------------------------- forward passes

@@ -170,19 +170,6 @@ def binary_output_variance(conv, scale=None) -> np.ndarray:
     return np.maximum(variance.numpy(), BN_EPSILON)
 
 
-def noise_adaptation(x, filters, *, strides, hidden_ratio, name):
-    """FDA's real-valued noise-adaptation branch (Xu et al. NeurIPS 2021, sec. 3.3), added to the
-    binary conv's output: it learns the residual that the truncated Fourier series of the sign
-    leaves. Here: [2x2 avg-pool when strided] -> 1x1 conv C_in -> C_out/r -> ReLU -> 1x1 conv -> C_out.
-    The paper gives no layer sizes; ``hidden_ratio`` r is the preset's knob."""
-    if strides > 1:
-        x = tf.keras.layers.AveragePooling2D(strides, strides=strides, padding="same", name=f"{name}_pool")(x)
-    hidden = max(filters // hidden_ratio, 1)
-    x = tf.keras.layers.Conv2D(hidden, 1, use_bias=False, name=f"{name}_fc1")(x)
-    x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
-    return tf.keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_fc2")(x)
-
-
 def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name):
     """Conv (binary or float per ``method``) followed by BN, before any residual or activation.
 
@@ -190,7 +177,6 @@ def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name
     (:func:`binary_output_variance`), so inference mode is normalised before any statistics exist.
     """
     method = get_method(method)
-    inputs = x
     if method.binary:
         x, conv, scale = _binary_conv_layers(x, filters, kernel_size, method=method, strides=strides,
                                              dilation_rate=dilation_rate, padding="same", use_bias=False, name=name)
@@ -200,10 +186,6 @@ def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name
     else:
         x = fp_conv(x, filters, kernel_size, strides=strides, dilation_rate=dilation_rate, name=name)
         x = batch_norm(x, name=f"{name}_bn")
-    if method.binary and method.noise_adaptation:
-        branch = noise_adaptation(inputs, filters, strides=strides, hidden_ratio=method.noise_hidden_ratio,
-                                  name=f"{name}_noise")
-        x = tf.keras.layers.Add(name=f"{name}_noise_add")([x, branch])
     return x
 
 
@@ -339,6 +321,6 @@ def subpixel_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
 __all__ = [
     "BN_EPSILON", "BN_MOMENTUM", "CONV_SHORTCUTS", "FP_PADDINGS", "BinaryMethod", "activation", "batch_norm",
     "binary_conv", "binary_dense", "binary_output_variance", "conv_bn", "conv_residual", "conv_unit",
-    "current_fp_padding", "fp_conv", "fp_padding", "model_padding", "no_autograph", "noise_adaptation",
+    "current_fp_padding", "fp_conv", "fp_padding", "model_padding", "no_autograph",
     "subpixel_conv_transpose", "subpixel_kernel_from_transpose",
 ]

@@ -12,7 +12,11 @@ at 1 = Hardtanh gradient), ``ApproxSign`` (Bi-Real Net, Liu et al. 2018, eq. 4: 
 import math
 
 import larq as lq
+import numpy as np
 import tensorflow as tf
+
+from bhpe_tf.binary.schedules import ProgressDriven, ProgressSchedule
+from bhpe_tf.errors import InvalidInputError
 
 
 def _reduce_axes_except(rank: int, channel_axis: int):
@@ -71,24 +75,35 @@ class DoReFaSign(lq.quantizers._BaseQuantizer):
         return super().call(_forward(inputs))
 
 
+# ReCU's tau schedule (Xu et al., ICCV 2021, sec. 4.1: tau rises from 0.85 to 0.99 during training;
+# exponential in the epoch fraction as in the authors' released code).
+RECU_TAU = ProgressSchedule(start=0.85, end=0.99, shape="exp")
+
+
 @lq.utils.register_keras_custom_object
-class ReCUSign(lq.quantizers._BaseQuantizer):
+class ReCUSign(ProgressDriven):
     r"""ReCU weight binarization (Xu et al., "ReCU: Reviving the Dead Weights in BNNs", ICCV 2021).
 
     Per output channel the weights are balanced (mean removed) and standardised to unit Laplace
     scale, w' = (w - mean) / (std / (2 sqrt 2)); the rectified clamp unit clips w' to
     [-Q(tau), Q(tau)] with the Laplace quantile Q(tau) = -E|w'| ln(2 - 2 tau) (eq. 9-10 of the
-    paper); then sign. The forward value is ``sign(w - mean_c)`` (+-1 per channel, LCE-binary); the
-    clamp only shapes the gradient, reviving weights pushed outside the quantile ("dead weights").
-    The paper's learnable per-channel scale alpha is a separate layer (:class:`ChannelScale`).
+    paper, E over the whole tensor as in the authors' code); then sign with an identity STE. tau
+    follows the training progress p (:mod:`bhpe_tf.binary.schedules`): tau(p) = A e^p + B from
+    ``tau_start`` (0.85) to ``tau_end`` (0.99). The forward value is ``sign(w - mean_c)`` (+-1 per
+    channel, LCE-binary); the clamp only shapes the gradient, reviving weights pushed outside the
+    quantile ("dead weights"). The paper's learnable per-channel scale alpha is a separate layer
+    (:class:`~bhpe_tf.binary.layers.ChannelScale`).
     """
 
     precision = 1
 
-    def __init__(self, tau: float = 0.99, channel_axis: int = -1, **kwargs):
-        if not 0.5 < tau < 1.0:
-            raise ValueError(f"ReCU tau must lie in (0.5, 1), got {tau}")
-        self.tau = tau
+    def __init__(self, *, tau_start: float = RECU_TAU.start, tau_end: float = RECU_TAU.end,
+                 channel_axis: int = -1, **kwargs):
+        for tau in (tau_start, tau_end):
+            if not 0.5 < tau < 1.0:
+                raise InvalidInputError(f"ReCU tau must lie in (0.5, 1), got {tau}")
+        self.tau_start, self.tau_end = float(tau_start), float(tau_end)
+        self.tau = ProgressSchedule(start=self.tau_start, end=self.tau_end, shape=RECU_TAU.shape)
         self.channel_axis = channel_axis
         super().__init__(**kwargs)
 
@@ -97,13 +112,37 @@ class ReCUSign(lq.quantizers._BaseQuantizer):
         balanced = inputs - tf.reduce_mean(inputs, axis=axes, keepdims=True)
         std = tf.sqrt(tf.reduce_mean(tf.square(balanced), axis=axes, keepdims=True) + 1e-5)
         standardised = balanced / (std / (2.0 * math.sqrt(2.0)))
-        q_tau = tf.stop_gradient(-tf.reduce_mean(tf.abs(standardised)) * math.log(2.0 - 2.0 * self.tau))
+        tau = self.tau(self.progress)
+        q_tau = tf.stop_gradient(-tf.reduce_mean(tf.abs(standardised)) * tf.math.log(2.0 - 2.0 * tau))
         clamped = tf.clip_by_value(standardised, -q_tau, q_tau)
         # Identity STE through the sign: the clamp above already zeroes the gradient outside Q(tau).
         return super().call(lq.quantizers.ste_sign(clamped, clip_value=None))
 
     def get_config(self):
-        return {**super().get_config(), "tau": self.tau, "channel_axis": self.channel_axis}
+        return {**super().get_config(), "tau_start": self.tau_start, "tau_end": self.tau_end,
+                "channel_axis": self.channel_axis}
+
+
+@lq.utils.register_keras_custom_object
+class ReCUActivationSign(lq.quantizers._BaseQuantizer):
+    r"""ReCU's activation binarization: sign with the ApproxSign gradient max(0, 2 - 2|a'|)
+    (Bi-Real's eq. 4) on activations standardised *during training only*:
+    a' = a / sqrt(Var(a) + 1e-5), the variance over (H, W, C) of each sample (ReCU, Xu et al. ICCV
+    2021, its binary conv; population variance). The forward value sign(a') = sign(a) does not
+    change, but the window |a'| < 1 where the gradient flows moves with each sample's scale. At
+    inference (``training`` false) a' = a: plain sign, LCE-binary.
+    """
+
+    precision = 1
+
+    def call(self, inputs, training=None):
+        def standardised():
+            axes = list(range(1, inputs.shape.rank)) or None
+            return inputs / tf.sqrt(tf.math.reduce_variance(inputs, axis=axes, keepdims=True) + 1e-5)
+
+        x = tf.__internal__.smart_cond.smart_cond(training, standardised, lambda: inputs) if training is not None \
+            else inputs
+        return super().call(lq.quantizers.approx_sign(x))
 
 
 def fourier_sign_gradient(x, n_terms: int, omega: float):
@@ -117,26 +156,85 @@ def fourier_sign_gradient(x, n_terms: int, omega: float):
     return tf.where(tf.abs(x) <= 1.0, grad, tf.zeros_like(grad))
 
 
+# FDA's noise-adaptation weight (Xu et al., NeurIPS 2021, Algorithm 1: annealed to 0 over training;
+# the text gives no law, linear is our choice [inferred]).
+FDA_NOISE_WEIGHT = ProgressSchedule(start=1.0, end=0.0, shape="linear")
+
+
 @lq.utils.register_keras_custom_object
-class FourierSign(lq.quantizers._BaseQuantizer):
-    r"""FDA sign: forward ``lq.math.sign``, backward the Fourier-series gradient of
-    :func:`fourier_sign_gradient` (FDA-BNN defaults: omega = 0.1; ``n_terms`` grows during training
-    in the paper, fixed here and exposed as a hyper-parameter). Used for activations and weights;
-    with ``scale_per_channel`` it returns ``sign(W) * mean|W|`` per output channel (stop-gradient
-    scale) so it stays LCE-binary.
+class FourierSign(ProgressDriven):
+    r"""FDA sign (Xu et al., "Learning Frequency Domain Approximation for Binary Neural Networks",
+    NeurIPS 2021): forward ``lq.math.sign``, backward the Fourier-series gradient of
+    :func:`fourier_sign_gradient` (eq. 8; omega = 0.1, ``n_terms`` fixed here where the paper grows
+    it during training), plus the paper's **noise-adaptation module** (sec. 2.3, eq. 13,
+    Algorithm 1) while training.
+
+    The module is two small fully connected layers e(t) = W_2 ReLU(W_1 t + b_1) + b_2 applied to
+    every vector that is binarized: each weight filter t = W_c (the kh * kw * C_in weights of output
+    channel c, with ``scale_per_channel``) or each activation vector t = x_(n,h,w) (the C channels of
+    a pixel). Its width is d / ``noise_hidden_ratio`` (d the vector length; the paper gives no sizes,
+    see :mod:`bhpe_tf.binary.methods` for the ratio and the count it gives); W_2 starts at zero, so
+    the module starts silent. During training the quantizer returns
+    ``sign(t) [* mean|W_c|] + eta(p) * e(t)``, the weight eta annealed 1 -> 0 with the training
+    progress p (:data:`FDA_NOISE_WEIGHT`). In inference mode (``training`` false: evaluation, export,
+    conversion) the module is not applied: the deployed network is purely binary, ``sign(W) *
+    mean|W|`` per output channel (stop-gradient scale) on the weights and ``sign(x)`` on the
+    activations, so LCE converts every conv to ``LceBconv2d``. ``noise_hidden_ratio=0`` builds no
+    module (the plain Fourier-gradient sign).
     """
 
     precision = 1
 
-    def __init__(self, n_terms: int = 9, omega: float = 0.1, scale_per_channel: bool = False,
-                 channel_axis: int = -1, **kwargs):
+    def __init__(self, *, n_terms: int = 9, omega: float = 0.1, scale_per_channel: bool = False,
+                 channel_axis: int = -1, noise_hidden_ratio: int = 0, **kwargs):
+        if int(noise_hidden_ratio) < 0:
+            raise InvalidInputError(f"FDA noise_hidden_ratio must be >= 0 (0: no module), got {noise_hidden_ratio}")
         self.n_terms = n_terms
         self.omega = omega
         self.scale_per_channel = scale_per_channel
         self.channel_axis = channel_axis
+        self.noise_hidden_ratio = int(noise_hidden_ratio)
+        self.noise_weight = FDA_NOISE_WEIGHT
         super().__init__(**kwargs)
 
-    def call(self, inputs):
+    def _vector_axis_last(self, rank):
+        """Permutation that puts the binarized vectors on the last axis (weights: channel axis first)."""
+        if not self.scale_per_channel:
+            return None
+        channel = self.channel_axis % rank
+        return [channel] + [axis for axis in range(rank) if axis != channel]
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.noise_layers = None
+        if not self.noise_hidden_ratio:
+            return
+        shape = list(tf.TensorShape(input_shape))
+        if self.scale_per_channel:  # a kernel: every dimension is known
+            length = int(np.prod(shape)) // int(shape[self.channel_axis % len(shape)])
+        else:  # activations: the channel vector of each pixel
+            length = int(shape[-1])
+        hidden = max(length // self.noise_hidden_ratio, 1)
+        self.noise_layers = (
+            self.add_weight(name="noise_w1", shape=(length, hidden), initializer="glorot_uniform"),
+            self.add_weight(name="noise_b1", shape=(hidden,), initializer="zeros"),
+            self.add_weight(name="noise_w2", shape=(hidden, length), initializer="zeros"),
+            self.add_weight(name="noise_b2", shape=(length,), initializer="zeros"),
+        )
+
+    def noise(self, inputs):
+        """The module's e(t) on every binarized vector of ``inputs`` (same shape as ``inputs``)."""
+        w1, b1, w2, b2 = self.noise_layers
+        perm = self._vector_axis_last(inputs.shape.rank)
+        t = inputs
+        if perm is not None:  # (C_out, d): one row per weight filter
+            t = tf.reshape(tf.transpose(inputs, perm), (inputs.shape[perm[0]], -1))
+        e = tf.einsum("...h,hd->...d", tf.nn.relu(tf.einsum("...d,dh->...h", t, w1) + b1), w2) + b2
+        if perm is not None:
+            e = tf.transpose(tf.reshape(e, [inputs.shape[axis] for axis in perm]), np.argsort(perm))
+        return e
+
+    def call(self, inputs, training=None):
         n_terms, omega = self.n_terms, self.omega
 
         @tf.custom_gradient
@@ -147,8 +245,12 @@ class FourierSign(lq.quantizers._BaseQuantizer):
         if self.scale_per_channel:
             axes = _reduce_axes_except(inputs.shape.rank, self.channel_axis)
             outputs = outputs * tf.stop_gradient(tf.reduce_mean(tf.abs(inputs), axis=axes, keepdims=True))
+        if self.noise_layers is not None and training is not None:
+            outputs = tf.__internal__.smart_cond.smart_cond(
+                training, lambda: outputs + self.noise_weight(self.progress) * self.noise(inputs), lambda: outputs)
         return super().call(outputs)
 
     def get_config(self):
         return {**super().get_config(), "n_terms": self.n_terms, "omega": self.omega,
-                "scale_per_channel": self.scale_per_channel, "channel_axis": self.channel_axis}
+                "scale_per_channel": self.scale_per_channel, "channel_axis": self.channel_axis,
+                "noise_hidden_ratio": self.noise_hidden_ratio}

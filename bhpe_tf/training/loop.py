@@ -9,7 +9,9 @@
   position is the sample counter, stored in the checkpoint; replica ``r`` of step ``s`` reads samples
   ``start + s * global_batch + r * per_replica ...``.
 * **Checkpoints**: ``tf.train.CheckpointManager`` in ``WORKDIR/checkpoints`` (``model``,
-  ``optimizer`` with Adam's iteration counter and slots, ``step``, ``samples``, ``best``), every
+  ``optimizer`` with Adam's iteration counter and slots, ``step``, ``samples``, ``best``; the model
+  includes the ``progress`` weights of schedule-driven quantizers, set before every step to
+  ``(step - 1) / total_steps``: ReCU's tau, FDA's noise weight, :mod:`bhpe_tf.binary.schedules`), every
   ``train.checkpoint_every`` steps, each epoch end and at the end. TensorFlow writes the files
   before it atomically rewrites the ``checkpoint`` index, so a run killed at any moment restarts from
   the last complete checkpoint. ``WORKDIR/run.json`` records model / method / stage / config hash;
@@ -48,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from bhpe_tf.binary.schedules import progress_variables, set_training_progress, training_progress
 from bhpe_tf.errors import DiskFullError, InvalidInputError, MissingFileError, UserError
 from bhpe_tf.fileio import (atomic_save_keras, atomic_write_text, disk_full_error, ensure_directory, is_disk_full,
                             path_in_error)
@@ -478,6 +481,8 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
     if on_restore is not None:  # test hook: inspect the restored state (model, optimizer, checkpoint)
         on_restore(model=model, optimizer=optimizer, checkpoint=manager.latest_checkpoint, step=int(step_var.numpy()))
     start_step = int(step_var.numpy())
+    # ReCU's tau, FDA's noise weight: the quantizers' progress weights (checkpointed with the model)
+    schedule_vars = progress_variables(model)
     nan_at = train_cfg.get("debug_nan_at_step")
     # A step whose whole global batch was skipped makes no update; only a single worker sees the whole batch.
     sees_global_batch = not isinstance(dist, tf.distribute.MultiWorkerMirroredStrategy)
@@ -611,6 +616,7 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
                     samples_var.assign_add(global_batch)
                     log(f"step {step}: every sample of the batch was skipped; no update")
             if int(step_var.numpy()) < step:
+                set_training_progress(schedule_vars, training_progress(step - 1, total_steps))
                 logs = train_step(batch)
                 values = {k: float(v) for k, v in logs.items()}
                 if nan_at is not None and step >= int(nan_at):
