@@ -101,7 +101,8 @@ def int8_agreement(fp_flatbuffer, int8_flatbuffer, crops):
 
 
 def build_models(height, width, reduced):
-    from bhpe_tf.conversion import binary_layers, convert, convert_float, op_census, trained_like_state
+    from bhpe_tf.conversion import convert_float, trained_like_state
+    from bhpe_tf.conversion.benchmark import convert_binary_checked
     from bhpe_tf.counting import count_model
     from bhpe_tf.models.hrnet import build_bihrnet, build_hrnet_w32
     import tensorflow as tf
@@ -111,14 +112,7 @@ def build_models(height, width, reduced):
     tf.keras.utils.set_random_seed(0)
     fp = trained_like_state(build_hrnet_w32(input_shape=shape, **options))
     bi = trained_like_state(build_bihrnet(input_shape=shape, **options))
-    t0 = time.time()
-    binary_fb = convert(bi)
-    census = op_census(binary_fb)
-    expected = len(binary_layers(bi))
-    print(f"[{time.time() - t0:.0f}s] {bi.name}: {census.lce_bconv2d} LceBconv2d of {expected} binary convs, "
-          f"{len(census.float_fallbacks)} float fallbacks", flush=True)
-    if census.lce_bconv2d != expected or census.float_fallbacks:
-        raise InvalidInputError(f"{bi.name} is not fully binary after conversion")
+    binary_fb = convert_binary_checked(bi, strict=True)
     t0 = time.time()
     fp_fb = convert_float(fp)
     print(f"[{time.time() - t0:.0f}s] {fp.name} FP32 converted", flush=True)

@@ -54,6 +54,27 @@ LCE_INTERPRETER_NEEDED = ("{path} contains Larq Compute Engine ops ({ops}) that 
                           "Interpreter, bhpe_tf.conversion.interpreter) or, on Android, the lce-lite AAR")
 
 
+def convert_binary_checked(model, *, strict: bool = True) -> bytes:
+    """LCE-convert ``model`` and print its census line (``LceBconv2d`` of the binary convs, float
+    fallbacks, seconds). A model that is not fully binary after conversion raises with ``strict``,
+    else prints a warning: a benchmark row of a half-float "binary" model would be misleading."""
+    import sys
+
+    from bhpe_tf.conversion.lce import binary_layers, convert
+
+    start = time.time()
+    flatbuffer = convert(model)
+    census = op_census(flatbuffer)
+    expected = len(binary_layers(model))
+    print(f"[{time.time() - start:.0f}s] {model.name}: {census.lce_bconv2d} LceBconv2d of {expected} binary convs, "
+          f"{len(census.float_fallbacks)} float fallbacks", flush=True)
+    if census.lce_bconv2d != expected or census.float_fallbacks:
+        if strict:
+            raise InvalidInputError(f"{model.name} is not fully binary after conversion")
+        print("WARNING: the binary model is not fully binary after conversion", file=sys.stderr)
+    return flatbuffer
+
+
 def read_tflite(path) -> bytes:
     """The flatbuffer bytes; :class:`MissingFileError` / :class:`InvalidInputError` when not a .tflite."""
     path = Path(path)
