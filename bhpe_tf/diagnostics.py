@@ -25,6 +25,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from bhpe_tf.conversion.lce import all_layers
+
 _STAGE = re.compile(r"(?:^|_)(stem|stage\d+|transition\d+|head)(?:_|$)")
 _MERGES = (tf.keras.layers.Add, tf.keras.layers.Average, tf.keras.layers.Concatenate)
 
@@ -111,6 +113,28 @@ def scale_profile(model: tf.keras.Model, inputs=None, *, training: bool, batch_s
     names = model.output_names if len(outputs) > 1 else [model.output_names[0]]
     return ScaleProfile(model.name, bool(training), list(stages.values()),
                         {name: _std(v) for name, v in zip(names, output_values)})
+
+
+def calibrate_batch_norm(model: tf.keras.Model, inputs) -> int:
+    """Set every BatchNormalization's moving mean and variance to its statistics on ``inputs``
+    (one training-mode forward pass with the momentum at 0); returns the number of BN layers set.
+
+    For networks whose binary path is scale-equivariant, XNOR-Net's K (:class:`~bhpe_tf.binary.
+    layers.XnorActivationScale`: sign(x) * mean|x|), no data-free initialisation of the moving
+    statistics can hold: a block's conv output scales with its input, so with fixed statistics the
+    residual sums grow geometrically in inference mode until real statistics are collected. This
+    is what the first training steps do (momentum 0.9); one calibrated batch does it at once.
+    """
+    layers = [layer for layer in all_layers(model) if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        model(inputs, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
 
 
 def profiles(model: tf.keras.Model, *, batch_size=2, seed=0) -> List[ScaleProfile]:

@@ -28,8 +28,8 @@ from bhpe_tf.errors import UnknownNameError, UserError
 # have --model/--method never collides in absl's global registry.
 FLAGS = flags.FlagValues()
 flags.DEFINE_string("model", "binaryhpe", "model: binaryhpe, hand4whole, hrnet_w32, bihrnet", flag_values=FLAGS)
-flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, dorefa, bireal, reactnet, recu, fda, "
-                    "bidrn); default: the model's own", flag_values=FLAGS)
+flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, xnor_nok, dorefa, dorefa_pm1, bireal, "
+                    "reactnet, recu, fda, bidrn); default: the model's own", flag_values=FLAGS)
 flags.DEFINE_boolean("json", False, "print JSON instead of a table", flag_values=FLAGS)
 flags.DEFINE_boolean("all", False, "one row per method, next to the paper's numbers", flag_values=FLAGS)
 flags.DEFINE_boolean("activations", False, "print the std of every stage's activations at initialisation for a "
@@ -40,8 +40,10 @@ flags.DEFINE_multi_string("model_kwarg", [], "builder option KEY=VALUE for --act
 
 # (Params M, OPs G) as published.
 PAPER = {
-    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "dorefa": (21.61, 2.63),
-                  "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
+    # xnor_nok / dorefa_pm1 (the LCE forms) count as xnor / dorefa: K has no weights and is no conv
+    # MAC, {0, 1} and +-1 inputs cost the same binary MAC (bhpe_tf.binary.methods).
+    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "xnor_nok": (21.61, 2.63),
+                  "dorefa": (21.61, 2.63), "dorefa_pm1": (21.61, 2.63), "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
                   "bidrn": (17.22, 2.50)},
     "hand4whole": {"fp": (77.84, 16.85)},
     "hrnet_w32": {"fp": (28.54, 7.65)},

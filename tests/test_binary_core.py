@@ -156,7 +156,7 @@ def tiny_residual_model(method, size=8, channels=32):
     return tf.keras.Model(inputs, outputs, name=f"tiny_{B.get_method(method).name}")
 
 
-@pytest.mark.parametrize("method", B.METHOD_NAMES)
+@pytest.mark.parametrize("method", B.LCE_METHOD_NAMES)
 def test_preset_converts_binary_with_parity(method):
     model = trained_like_state(tiny_residual_model(method), seed=1)
     flatbuffer = convert(model)
@@ -247,7 +247,7 @@ def test_strided_fp_conv_survives_lce_padding_fold():
 
 # ---------------------------------------------------------------- save / load round trips
 
-def every_custom_object_model(methods=("recu", "fda", "bidrn", "dorefa")):
+def every_custom_object_model(methods=("recu", "fda", "bidrn", "dorefa", "xnor")):
     """One model whose branches use every custom quantizer and layer of ``bhpe_tf.binary``."""
     inputs = tf.keras.Input((8, 8, 32))
     branches = []
@@ -266,7 +266,8 @@ def test_save_load_round_trip_without_custom_objects(tmp_path, fmt):
     used |= {type(getattr(layer, attr)).__name__ for layer in model.layers
              for attr in ("input_quantizer", "kernel_quantizer") if getattr(layer, attr, None) is not None}
     assert {"LearnableBias", "RPReLU", "ChannelScale", "ChannelGroupMean", "ChannelRepeat", "PhaseInterleave",
-            "ChannelMagnitudeSign", "DoReFaSign", "ReCUSign", "FourierSign"} <= used
+            "ChannelMagnitudeSign", "DoReFaSign", "ReCUSign", "FourierSign", "DoReFaActivation",
+            "XnorActivationScale"} <= used
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 32)).astype(np.float32)
     expected = model(x).numpy()
     path = tmp_path / ("model.keras" if fmt == "keras" else "saved_model")

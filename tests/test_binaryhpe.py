@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bhpe_tf.binary import METHOD_NAMES
+from bhpe_tf.binary import METHOD_NAMES, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
 from bhpe_tf.models import build_model
 from bhpe_tf.models import hand4whole as h4w
@@ -70,13 +70,27 @@ def test_hand4whole_counts_match_the_paper():
     assert counts["boxnet"].ops_g == pytest.approx(1.45, abs=0.01)
 
 
-@pytest.mark.parametrize("method", ["bnn", "xnor", "dorefa", "bireal"])
+# The BNN split; Bi-Real with the BNN split's binary 1x1 downsample counts the same.
+BNN_SPLIT = ["bnn", "xnor", "xnor_nok", "dorefa", "dorefa_pm1",
+             method_with("bireal", downsample="conv", binary_downsample=True)]
+
+
+@pytest.mark.parametrize("method", BNN_SPLIT, ids=lambda m: getattr(m, "name", m))
 def test_bnn_baseline_counts_match_the_paper(method):
     counts = full_counts(method)
     assert counts["total"].params_m == pytest.approx(21.61, rel=0.01)
     assert counts["total"].ops_g == pytest.approx(2.63, rel=0.05)
     # BoxNet and heads stay full precision in the baselines.
     assert counts["boxnet"].binary_params == counts["heads"].binary_params == 0
+
+
+def test_bireal_real_downsample_counts():
+    """Bi-Real's real-valued downsample (2x2 avg pool -> FP 1x1 -> BN) makes the 1x1 projections of the
+    three encoders full precision: 5.71 M weights (21.61 + 5.71 * 31/32 = 27.14 M) and 1.28 G float
+    MACs, where the paper's Bi-Real row (21.61 M / 2.63 G) is the BNN split (README, counts)."""
+    counts = full_counts("bireal")["total"]
+    assert counts.params_m == pytest.approx(27.14, abs=0.01)
+    assert counts.ops_g == pytest.approx(3.87, abs=0.01)
 
 
 def test_reactnet_counts_match_the_paper():
@@ -93,9 +107,9 @@ def test_bidrn_counts_in_the_paper_range():
 
 
 @pytest.mark.skipif(not os.environ.get("BHPE_FULL_COUNTS"), reason="set BHPE_FULL_COUNTS=1 to count ReCU and FDA")
-# FDA: the paper's 32.06 M is the BNN split + weight-filter noise modules (d -> d/64 -> d: +10.54 M);
-# its activation-vector modules add 1.33 M more (README, counts). They are training-only: no inference OPs.
-@pytest.mark.parametrize("method,params,ops", [("recu", 21.71, 2.589), ("fda", 33.47, 2.589)])
+# FDA: the BNN split + the release's noise modules (d -> d/64 -> d, no biases) on every weight filter and
+# activation vector (README, counts). They are training-only: no inference OPs.
+@pytest.mark.parametrize("method,params,ops", [("recu", 21.71, 2.589), ("fda", 33.29, 2.589)])
 def test_recu_fda_counts(method, params, ops):
     counts = full_counts(method)["total"]
     assert counts.params_m == pytest.approx(params, rel=0.02 if method == "recu" else 0.005)

@@ -20,7 +20,7 @@ import tensorflow as tf
 from tensorflow.python.autograph.core import ag_ctx
 
 from bhpe_tf.binary.layers import (ChannelGroupMean, ChannelRepeat, ChannelScale, LearnableBias,
-                                   PhaseInterleave, RPReLU)
+                                   PhaseInterleave, RPReLU, XnorActivationScale)
 from bhpe_tf.binary.methods import BinaryMethod, get_method
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
 
@@ -129,12 +129,17 @@ def _binary_conv_layers(x, filters, kernel_size, *, method, strides, dilation_ra
         raise ValueError("binary_conv needs a binary method; use conv_bn for full precision")
     if method.learnable_threshold:
         x = LearnableBias(name=f"{name}_threshold")(x)
-    extra = {"pad_values": 1.0} if padding == "same" else {}
+    # +-1 inputs pad with +1 (LCE fuses pad_values=1); {0, 1} inputs (DoReFa) with 0, the paper's zero padding.
+    extra = {"pad_values": PAD_VALUES[method.activation_levels]} if padding == "same" else {}
+    conv_input = x
     with no_autograph():
         conv = lq.layers.QuantConv2D(filters, kernel_size, strides=strides, dilation_rate=dilation_rate,
                                      padding=padding, use_bias=use_bias, name=name,
                                      **method.quant_conv_kwargs(), **extra)
         x = conv(x)
+    if method.activation_scaling == "xnor_k":
+        x = XnorActivationScale(kernel_size, strides=strides, dilation_rate=dilation_rate, padding=padding,
+                                name=f"{name}_k")([conv_input, x])
     scale = None
     if method.output_scale:
         scale = ChannelScale(name=f"{name}_alpha")
@@ -152,29 +157,45 @@ def binary_conv(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, 
                                dilation_rate=dilation_rate, padding=padding, use_bias=use_bias, name=name)[0]
 
 
-def binary_output_variance(conv, scale=None) -> np.ndarray:
-    """Per-output-channel variance of a binary conv's output for independent +-1 inputs:
-    Var(sum_k q(w)_kc s_k) = sum_k q(w)_kc^2 (times alpha_c^2 for ReCU's output scale).
+# Padding value of a 'same' binary conv per activation levels (BinaryMethod.activation_levels).
+PAD_VALUES = {"pm1": 1.0, "01": 0.0}
+# Mean and variance of one input of a binary conv, the two levels taken with probability 1/2 each.
+_LEVEL_MOMENTS = {"pm1": (0.0, 1.0), "01": (0.5, 0.25)}
+# E[K^2] of XNOR-Net's activation scale K ~ E|x| for unit-variance Gaussian pre-activations (2 / pi).
+_XNOR_K_SQUARED = 2.0 / np.pi
 
-    Used to start the following BN's moving variance where the batch statistics will be at step 0,
+
+def binary_output_statistics(conv, scale=None, *, method) -> tuple:
+    """Per-output-channel mean and variance of a binary conv's output for independent binary inputs
+    taking the method's two levels with probability 1/2 (mean m, variance v per input):
+    E = m sum_k q(w)_kc, Var = v sum_k q(w)_kc^2; for +-1 inputs 0 and sum_k q(w)_kc^2, for DoReFa's
+    {0, 1} 1/2 sum q and 1/4 sum q^2. ReCU's output scale multiplies by alpha_c (alpha_c^2), XNOR's K
+    by E[K] (E[K^2] = 2 / pi for unit-variance Gaussian pre-activations).
+
+    Used to start the following BN's moving statistics where the batch statistics will be at step 0,
     so that inference mode is normalised from initialisation on: with the default moving variance 1,
     a +-1 x +-1 conv (BNN) would pass its raw std sqrt(fan_in) (24 for a 3x3x64 conv) to the
     real-valued path before any statistics were collected.
     """
+    method = get_method(method)
     kernel = tf.constant(np.asarray(conv.kernel.numpy(), np.float32))  # the latent weights, as a tensor
     if conv.kernel_quantizer is not None:
         kernel = conv.kernel_quantizer(kernel)
-    variance = tf.reduce_sum(tf.square(kernel), axis=(0, 1, 2))
+    level_mean, level_variance = _LEVEL_MOMENTS[method.activation_levels]
+    mean = level_mean * tf.reduce_sum(kernel, axis=(0, 1, 2))
+    variance = level_variance * tf.reduce_sum(tf.square(kernel), axis=(0, 1, 2))
     if scale is not None:
-        variance = variance * tf.square(scale.alpha)
-    return np.maximum(variance.numpy(), BN_EPSILON)
+        mean, variance = mean * scale.alpha, variance * tf.square(scale.alpha)
+    if method.activation_scaling == "xnor_k":
+        mean, variance = mean * np.sqrt(_XNOR_K_SQUARED), variance * _XNOR_K_SQUARED
+    return mean.numpy(), np.maximum(variance.numpy(), BN_EPSILON)
 
 
 def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name):
     """Conv (binary or float per ``method``) followed by BN, before any residual or activation.
 
     After a binary conv the BN's moving variance starts at the conv's output variance at init
-    (:func:`binary_output_variance`), so inference mode is normalised before any statistics exist.
+    (:func:`binary_output_statistics`), so inference mode is normalised before any statistics exist.
     """
     method = get_method(method)
     if method.binary:
@@ -182,7 +203,9 @@ def conv_bn(x, filters, kernel_size, *, method, strides=1, dilation_rate=1, name
                                              dilation_rate=dilation_rate, padding="same", use_bias=False, name=name)
         norm = tf.keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")
         x = norm(x)
-        norm.moving_variance.assign(binary_output_variance(conv, scale))
+        mean, variance = binary_output_statistics(conv, scale, method=method)
+        norm.moving_mean.assign(mean)
+        norm.moving_variance.assign(variance)
     else:
         x = fp_conv(x, filters, kernel_size, strides=strides, dilation_rate=dilation_rate, name=name)
         x = batch_norm(x, name=f"{name}_bn")
@@ -225,6 +248,33 @@ def conv_residual(x, filters, *, strides, mode, name):
             raise ValueError(f"LCR Fusion Up needs C_out divisible by C_in, got {in_channels}->{filters} at {name}")
         x = ChannelRepeat(filters // in_channels, name=f"{name}_fur")(x)
     return x
+
+
+def shortcut_method(method) -> BinaryMethod:
+    """The method of a block's projection shortcut: the block's own, or full precision where the
+    preset keeps it real-valued (BiDRN's Block Residual, Bi-Real's downsample: ``binary_downsample=False``)."""
+    method = get_method(method)
+    if method.binary and not method.binary_downsample:
+        return get_method("fp")
+    return method
+
+
+def downsample_shortcut(x, filters, *, strides=1, method, name):
+    """A residual block's shortcut: ``x`` when the shape is kept, else its projection + BN.
+
+    ``method.downsample="conv"``: ResNet's 1x1 conv with the block's stride (He et al. 2016).
+    ``"avgpool"``: Bi-Real Net's real-valued downsample (Liu et al. 2018, its released ResNets):
+    2x2 average pooling with the stride, then a stride-1 1x1 conv. The conv is binary or full
+    precision per :func:`shortcut_method`; the layer is named ``{name}_downsample``.
+    """
+    method = get_method(method)
+    if strides == 1 and x.shape[-1] == filters:
+        return x
+    if method.downsample == "avgpool" and strides > 1:
+        x = tf.keras.layers.AveragePooling2D(strides, strides=strides, padding="same",
+                                             name=f"{name}_downsample_pool")(x)
+        strides = 1
+    return conv_bn(x, filters, 1, method=shortcut_method(method), strides=strides, name=f"{name}_downsample")
 
 
 CONV_SHORTCUTS = ("own", "block")
@@ -320,7 +370,8 @@ def subpixel_kernel_from_transpose(kernel: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "BN_EPSILON", "BN_MOMENTUM", "CONV_SHORTCUTS", "FP_PADDINGS", "BinaryMethod", "activation", "batch_norm",
-    "binary_conv", "binary_dense", "binary_output_variance", "conv_bn", "conv_residual", "conv_unit",
-    "current_fp_padding", "fp_conv", "fp_padding", "model_padding", "no_autograph",
+    "binary_conv", "binary_dense", "binary_output_statistics", "conv_bn", "conv_residual", "conv_unit",
+    "current_fp_padding", "downsample_shortcut", "fp_conv", "fp_padding", "model_padding", "no_autograph",
+    "shortcut_method",
     "subpixel_conv_transpose", "subpixel_kernel_from_transpose",
 ]

@@ -153,3 +153,41 @@ class ChannelSlice(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@lq.utils.register_keras_custom_object
+class XnorActivationScale(tf.keras.layers.Layer):
+    r"""XNOR-Net's activation scaling K (Rastegari et al., ECCV 2016, sec. 3.2, eq. 11):
+    ``I * W ~ (sign(I) (*) sign(W)) . K alpha`` with K = A * k, A = mean_c |I| (the mean absolute
+    input over channels, one value per pixel) and k the k_h x k_w box filter 1 / (k_h k_w), applied
+    with the conv's stride, dilation and padding (zero padding, as the paper's conv of A with k).
+
+    Called on ``[conv_input, conv_output]``: returns ``conv_output * K`` (K broadcast over the
+    output channels). K is differentiated like any real-valued function of the input; the paper's
+    gradient (sec. 3.2) treats the sign only. K is data-dependent and full precision, so a network
+    with it cannot run on LCE's binary conv alone: the converter refuses it and the ``xnor_nok``
+    preset (no K, what Bi-Real / ReActNet / LCE deploy) is its deployable neighbour.
+    """
+
+    lce_refusal = "XNOR-Net's data-dependent activation scaling K, a float computation LCE cannot fold"
+
+    def __init__(self, kernel_size, strides=1, dilation_rate=1, padding="same", **kwargs):
+        super().__init__(**kwargs)
+        as_pair = lambda v: tuple(int(x) for x in (v if isinstance(v, (list, tuple)) else (v, v)))  # noqa: E731
+        self.kernel_size, self.strides, self.dilation_rate = map(as_pair, (kernel_size, strides, dilation_rate))
+        self.padding = str(padding).lower()
+
+    def call(self, inputs):
+        conv_input, conv_output = inputs
+        mean_abs = tf.reduce_mean(tf.abs(conv_input), axis=-1, keepdims=True)
+        box = tf.fill((*self.kernel_size, 1, 1), 1.0 / (self.kernel_size[0] * self.kernel_size[1]))
+        scale = tf.nn.conv2d(mean_abs, box, strides=(1, *self.strides, 1), padding=self.padding.upper(),
+                             dilations=(1, *self.dilation_rate, 1))
+        return conv_output * scale
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
+                "dilation_rate": self.dilation_rate, "padding": self.padding}

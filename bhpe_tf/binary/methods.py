@@ -4,7 +4,8 @@ Every model of the project (ResNet encoders, BoxNet, HRNet) reads its binarizati
 :class:`BinaryMethod`, so one flag (``--method``) switches a whole network. A preset fixes:
 
 * ``activation_quantizer`` / ``weight_quantizer``: factories of the Larq quantizers of the
-  method (the forward pass is always +-1 / +-alpha so LCE converts the conv to ``LceBconv2d``);
+  method (forward +-1 / +-alpha, so LCE converts the conv to ``LceBconv2d``, except in the papers'
+  float-only forms below); ``activation_levels`` says which two values the activations take;
 * ``learnable_threshold``: RSign, a per-channel learnable bias before the sign;
 * ``conv_residual``: the real-valued shortcut around each binary conv: ``"none"``; ``"matching"``
   (Bi-Real Net: identity where the shape is unchanged, 2x2 average pooling where only the
@@ -14,29 +15,50 @@ Every model of the project (ResNet encoders, BoxNet, HRNet) reads its binarizati
   acts as Hardtanh), ``"rprelu"`` (ReActNet), ``"relu"`` (full precision only: a ReLU must never
   feed a sign, it would binarize everything to +1);
 * ``output_scale``: ReCU's learnable per-channel alpha;
-* ``binarize_boxnet`` and ``binary_downsample``: which parts of Hand4Whole the method binarizes.
+* ``activation_scaling``: XNOR-Net's K;
+* ``shortcut_topology`` and ``downsample``: how residual blocks place their real shortcuts (ResNet
+  or Bi-Real) and how a projection shortcut is built (strided 1x1 conv, or Bi-Real's average
+  pooling before a 1x1 conv);
+* ``binarize_boxnet`` and ``binary_downsample``: which parts of Hand4Whole the method binarizes;
+* ``lce_variant``: for a preset LCE cannot run as it is, its deployable neighbour.
 
-Composition of each preset (activation quantizer / gradient; weight quantizer / scaling; shortcut
-topology; extras and training-time schedules; source):
+Composition of each preset (activation quantizer / gradient; weight quantizer / scale and its
+gradient; shortcut topology; extras and training-time schedules; source). "LCE" says whether the
+network converts to binary ops as it is; the two that do not are the papers' own forms, each with
+its deployable neighbour next to it:
 
-=========  ==========================  ==============================  ===================  ==============================
-preset     activations                 weights                         shortcuts            extras, schedules (source)
-=========  ==========================  ==============================  ===================  ==============================
-bnn        sign / STE clip 1           sign / STE clip 1, weight clip  ResNet block         Hubara 2016 eq. 1, 4
-xnor       sign / STE clip 1           sign x mean|W_c| (eq. 3-4)      ResNet block         K not applied (LCE form)
-dorefa     sign / STE clip 1 (+-1)     sign x E|W| / identity (eq. 7)  ResNet block         {0,1} acts not used (LCE form)
-bireal     sign / ApproxSign (eq. 4)   sign x mean|W_c|                own where shape ok   Liu 2018
-reactnet   RSign (eq. 2) / ApproxSign  sign x mean|W_c|                own where shape ok   RPReLU (eq. 3), Liu 2020
-recu       sign / ApproxSign of        ReCU clamp at Q(tau) of the     ResNet block         alpha; tau 0.85 -> 0.99,
-           a/sqrt(Var a) (train only)  standardised w (eq. 9-10)                            A e^p + B (Xu 2021 sec. 4.1)
-fda        sign / Fourier (eq. 8)      sign x mean|W_c| / Fourier      ResNet block         noise module (sec. 2.3, eq.
-                                                                                            13), eta 1 -> 0, train only
-bidrn      RSign / STE clip 1          sign x mean|W_c|                LCR + FP block res.  RPReLU, binarized BoxNet
-=========  ==========================  ==============================  ===================  ==============================
+==========  ==========================  ==============================  ====================  ============================  ===
+preset      activations / gradient      weights / gradient              shortcuts             extras, schedules (source)    LCE
+==========  ==========================  ==============================  ====================  ============================  ===
+bnn         sign / STE clip 1           sign / STE clip 1, weight clip  ResNet block          Hubara 2016 eq. 1, 4          yes
+xnor        sign x K / STE clip 1;      sign x mean|W_c| (eq. 3-4),     ResNet block          K = mean_c|I| * box filter    no
+            K differentiated            scale differentiated (3.1)                            (sec. 3.2, eq. 11)
+xnor_nok    sign / STE clip 1           as xnor                         ResNet block          xnor without K                yes
+dorefa      round(clip(x,0,1)) {0,1}    sign x E|W| / identity (eq. 7)  ResNet block          zero padding (Zhou 2016)      no
+            / STE on [0, 1] (eq. 5)
+dorefa_pm1  sign / STE clip 1 (+-1)     as dorefa                       ResNet block          dorefa with +-1 activations   yes
+bireal      sign / ApproxSign (eq. 4)   sign x mean|W_c| / STE          one per conv; real    Liu 2018 sec. 3.1-3.2         yes
+                                                                        downsample: avgpool
+                                                                        -> FP 1x1 -> BN
+reactnet    RSign (eq. 2) / ApproxSign  sign x mean|W_c| / STE          one per conv (Bi-     RPReLU (eq. 3), Liu 2020      yes
+                                                                        Real), binary 1x1
+                                                                        downsample
+recu        sign / ApproxSign of        ReCU clamp at Q(tau) of the     ResNet block          alpha; tau 0.85 -> 0.99,      yes
+            a/sqrt(Var a) (train only)  standardised w (eq. 9-10)                             A e^p + B (Xu 2021 sec. 4.1)
+fda         sign / Fourier (eq. 8),     (sign + eta e) x mean|W_c| /    ResNet block          noise module e (sec. 2.3, eq. yes
+            n = 9 -> 18 terms           Fourier                                               13), eta 0.1 -> 0 (cos),
+                                                                                              train only (release's form)
+bidrn       RSign / STE clip 1          sign x mean|W_c| / STE          LCR + FP block res.   RPReLU, binarized BoxNet      yes
+==========  ==========================  ==============================  ====================  ============================  ===
 
-The XNOR and DoReFa rows are the LCE-deployable forms used for the Table-1 reproduction (the deployed
-BinaryHPE baselines are LCE networks); the papers' K scaling and {0, 1} activations are documented
-deviations. Schedules: :mod:`bhpe_tf.binary.schedules`.
+Which form the Table-1 reproduction uses: the papers' own (``xnor``, ``dorefa``) for training and
+the accuracy comparison, since BinaryHPE trains each baseline as its paper defines it; their
+neighbours (``xnor_nok``, ``dorefa_pm1``) for deployment and for latency rows, which need LCE
+binary ops. Parameters and OPs are the same for both forms under the paper's convention (K has no
+weights, its float work is not a conv MAC; {0, 1} and +-1 inputs cost the same binary MAC).
+Bi-Real's real-valued downsample adds full-precision 1x1 convs the paper's 21.61 M does not hold
+(README, counts); ``method_with("bireal", downsample="conv", binary_downsample=True)`` is the
+BNN-split count. Schedules: :mod:`bhpe_tf.binary.schedules`.
 
 The split that reproduces the paper's 21.61 M for the baselines: stems FP, every other backbone
 conv binary *including* the downsample shortcuts, heads and BoxNet FP. BiDRN keeps the block
@@ -75,6 +97,14 @@ def _magnitude_sign(channel_axis=-1):
     return q.ChannelMagnitudeSign(channel_axis=channel_axis)
 
 
+def _xnor_sign(channel_axis=-1):
+    return q.ChannelMagnitudeSign(channel_axis=channel_axis, differentiable_scale=True)
+
+
+def _dorefa_activation(**_):
+    return q.DoReFaActivation()
+
+
 def _dorefa_sign(channel_axis=-1):
     del channel_axis  # one scale for the whole tensor
     return q.DoReFaSign()
@@ -88,9 +118,9 @@ def _recu_activation(**_):
     return q.ReCUActivationSign()
 
 
-# Width of FDA's noise-adaptation module: d / 64 for a binarized vector of length d (the paper gives
-# no sizes). On weights alone this is the +10.40 M that brings the BNN split's 21.61 M to the paper's
-# 32.06 M; with the activation modules (+1.28 M) the faithful FDA counts 33.29 M (README, counts).
+# Width of FDA's noise-adaptation module: d / 64 for a binarized vector of length d (the authors'
+# released code; the paper gives no sizes). With the modules on every weight filter and activation
+# vector, as in the release, FDA counts 33.29 M at full size against the paper's 32.06 M (README, counts).
 FDA_NOISE_HIDDEN_RATIO = 64
 
 
@@ -100,6 +130,17 @@ def _fourier_activation(**_):
 
 def _fourier_weights(channel_axis=-1):
     return q.FourierSign(scale_per_channel=True, channel_axis=channel_axis, noise_hidden_ratio=FDA_NOISE_HIDDEN_RATIO)
+
+
+# Valid values of the string fields of BinaryMethod (checked when a preset or an ablation is made).
+FIELD_VALUES = {
+    "conv_residual": ("none", "matching", "lcr"),
+    "activation": ("identity", "rprelu", "relu"),
+    "activation_levels": ("pm1", "01"),
+    "activation_scaling": ("none", "xnor_k"),
+    "shortcut_topology": ("resnet", "bireal"),
+    "downsample": ("conv", "avgpool"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +162,32 @@ class BinaryMethod:
     output_scale: bool = False
     binarize_boxnet: bool = False
     binary_downsample: bool = True
+    # The two values a binary conv's input takes: "pm1" (+-1, what LCE's binary conv runs) or "01"
+    # (1-bit DoReFa). Decides the conv's padding value (+1 for "pm1", LCE's fusable pad_values=1;
+    # 0 for "01", DoReFa's zero padding) and the BN statistics it starts with.
+    activation_levels: str = "pm1"
+    # XNOR-Net's activation scaling K after each binary conv ("xnor_k") or none ("none").
+    activation_scaling: str = "none"
+    # Real-valued shortcuts of the residual blocks: "resnet" (the block shortcut joins the block's
+    # last conv, He et al. 2016) or "bireal" (Bi-Real: every binary conv has its own shortcut; the
+    # block's projection is the shortcut of the conv that changes the shape). See bhpe_tf.models.resnet.
+    shortcut_topology: str = "resnet"
+    # Projection shortcut: "conv" (ResNet's strided 1x1 conv + BN) or "avgpool" (Bi-Real's 2x2
+    # average pooling, then a stride-1 1x1 conv + BN).
+    downsample: str = "conv"
+    # None when the preset converts to LCE binary ops as it is; otherwise the preset that is its
+    # LCE-deployable neighbour (the converter refuses this one and names that one).
+    lce_variant: Optional[str] = None
+
+    def __post_init__(self):
+        for field, valid in FIELD_VALUES.items():
+            if getattr(self, field) not in valid:
+                raise UnknownNameError(field, str(getattr(self, field)), valid)
+
+    @property
+    def lce_deployable(self) -> bool:
+        """Whether the preset's network runs on LCE with every binary conv an ``LceBconv2d``."""
+        return self.lce_variant is None
 
     def quant_conv_kwargs(self, *, channel_axis: int = -1) -> dict:
         """Keyword arguments for ``lq.layers.QuantConv2D`` (or ``QuantConv2DTranspose``) of this method."""
@@ -145,19 +212,32 @@ METHODS = {
             name="bnn", reference="BNN, Hubara et al. NeurIPS 2016: sign/sign, STE clipped at 1, weight clip",
             binary=True, activation_quantizer=_ste_sign, weight_quantizer=_ste_sign_weights),
         BinaryMethod(
-            name="xnor", reference="XNOR-Net, Rastegari et al. ECCV 2016: sign activations, sign(W) x mean|W| per filter (eq. 3-4)",
-            binary=True, activation_quantizer=_ste_sign, weight_quantizer=_magnitude_sign),
+            name="xnor", reference="XNOR-Net, Rastegari et al. ECCV 2016: sign activations scaled by K (sec. 3.2, eq. 11), "
+                      "sign(W) x mean|W| per filter (eq. 3-4) with the scale's gradient (sec. 3.1)",
+            binary=True, activation_quantizer=_ste_sign, weight_quantizer=_xnor_sign, activation_scaling="xnor_k",
+            lce_variant="xnor_nok"),
         BinaryMethod(
-            name="dorefa", reference="DoReFa-Net, Zhou et al. 2016, 1-bit weights sign(W) x E|W| (eq. 7), identity STE",
+            name="xnor_nok", reference="XNOR-Net without K: LCE-deployable form of xnor (sign activations, sign(W) x "
+                      "mean|W| per filter with the scale's gradient)",
+            binary=True, activation_quantizer=_ste_sign, weight_quantizer=_xnor_sign),
+        BinaryMethod(
+            name="dorefa", reference="DoReFa-Net, Zhou et al. 2016: 1-bit activations round(clip(x, 0, 1)) in {0, 1} "
+                      "(quantize_k, eq. 5), 1-bit weights sign(W) x E|W| (eq. 7), straight-through gradients",
+            binary=True, activation_quantizer=_dorefa_activation, weight_quantizer=_dorefa_sign,
+            weight_constraint=None, activation_levels="01", lce_variant="dorefa_pm1"),
+        BinaryMethod(
+            name="dorefa_pm1", reference="DoReFa-Net with +-1 activations: LCE-deployable form of dorefa (sign, STE "
+                      "clipped at 1; weights sign(W) x E|W|, eq. 7, identity STE)",
             binary=True, activation_quantizer=_ste_sign, weight_quantizer=_dorefa_sign, weight_constraint=None),
         BinaryMethod(
-            name="bireal", reference="Bi-Real Net, Liu et al. ECCV 2018: ApproxSign (eq. 4), magnitude-aware weights, real shortcut per conv",
+            name="bireal", reference="Bi-Real Net, Liu et al. ECCV 2018: ApproxSign (eq. 4), magnitude-aware weights, "
+                      "one real shortcut per binary conv, real downsample (2x2 avg pool -> FP 1x1 conv -> BN)",
             binary=True, activation_quantizer=_approx_sign, weight_quantizer=_magnitude_sign,
-            conv_residual="matching"),
+            conv_residual="matching", shortcut_topology="bireal", downsample="avgpool", binary_downsample=False),
         BinaryMethod(
             name="reactnet", reference="ReActNet, Liu et al. ECCV 2020: RSign (eq. 2) + RPReLU (eq. 3) on Bi-Real blocks",
             binary=True, activation_quantizer=_approx_sign, weight_quantizer=_magnitude_sign,
-            learnable_threshold=True, conv_residual="matching", activation="rprelu"),
+            learnable_threshold=True, conv_residual="matching", shortcut_topology="bireal", activation="rprelu"),
         BinaryMethod(
             name="recu", reference="ReCU, Xu et al. ICCV 2021: rectified clamp unit (eq. 9-10) on standardised weights, tau 0.85 -> 0.99, "
                       "training-time activation standardisation, learnable alpha",
@@ -176,6 +256,9 @@ METHODS = {
 }
 
 METHOD_NAMES = tuple(METHODS)
+# The presets whose networks convert to LCE binary ops as they are (every preset but the papers'
+# float-only forms, whose deployable neighbours are in the table too).
+LCE_METHOD_NAMES = tuple(name for name, method in METHODS.items() if method.lce_deployable)
 
 
 def get_method(name) -> BinaryMethod:

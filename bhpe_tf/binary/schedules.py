@@ -2,7 +2,8 @@
 
 Some methods change a hyper-parameter of their quantizer over training: ReCU raises the clamp
 quantile tau from 0.85 to 0.99 (Xu et al., ICCV 2021, sec. 4.1), FDA anneals the weight of its
-noise-adaptation module to 0 (Xu et al., NeurIPS 2021, sec. 2.3, Algorithm 1). Here:
+noise-adaptation module to 0 (Xu et al., NeurIPS 2021, sec. 2.3, Algorithm 1) and lengthens its
+Fourier series from 9 to 18 terms (its released code). Here:
 
 * a :class:`ProgressSchedule` maps the training progress p in [0, 1] to the value;
 * every quantizer with a schedule (:class:`ProgressDriven`) owns a scalar, non-trainable
@@ -23,7 +24,7 @@ import tensorflow as tf
 
 from bhpe_tf.errors import InvalidInputError
 
-SCHEDULE_SHAPES = ("linear", "exp")
+SCHEDULE_SHAPES = ("linear", "exp", "cos")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -33,7 +34,8 @@ class ProgressSchedule:
     ``shape="linear"``: v(p) = start + (end - start) p.
     ``shape="exp"``: v(p) = A e^p + B with A = (end - start) / (e - 1), B = start - A: the schedule
     of ReCU's released training code (``cpt_tau``), which rises slowly first and fast at the end.
-    p is clipped to [0, 1].
+    ``shape="cos"``: v(p) = end + (start - end) (1 + cos(pi p)) / 2, the cosine annealing of FDA's
+    released code for its noise weight. p is clipped to [0, 1].
     """
 
     start: float
@@ -48,6 +50,8 @@ class ProgressSchedule:
         p = tf.clip_by_value(tf.cast(progress, tf.float32), 0.0, 1.0)
         if self.shape == "linear":
             return self.start + (self.end - self.start) * p
+        if self.shape == "cos":
+            return self.end + (self.start - self.end) * 0.5 * (1.0 + tf.cos(math.pi * p))
         scale = (self.end - self.start) / (math.e - 1.0)
         return scale * tf.exp(p) + (self.start - scale)
 

@@ -9,6 +9,7 @@ import larq as lq
 import numpy as np
 import tensorflow as tf
 
+from bhpe_tf.binary.methods import METHODS
 from bhpe_tf.errors import ConversionError
 
 LCE_OPS = ("LceBconv2d", "LceQuantize", "LceDequantize", "LceBMaxPool2d")
@@ -17,7 +18,7 @@ LCE_OPS = ("LceBconv2d", "LceQuantize", "LceDequantize", "LceBMaxPool2d")
 def binary_layers(model: tf.keras.Model):
     """The layers that must become LceBconv2d: Larq conv/dense layers with both quantizers set."""
     found = []
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if isinstance(layer, lq.layers.QuantizerBase) and getattr(layer, "input_quantizer", None) is not None \
                 and getattr(layer, "kernel_quantizer", None) is not None:
             found.append(layer)
@@ -31,11 +32,25 @@ def float_fallback_layers(model: tf.keras.Model):
     return [layer for layer in binary_layers(model) if isinstance(layer, fallback_types)]
 
 
-def _all_layers(model):
+def float_only_parts(model: tf.keras.Model):
+    """``(layer name, what)`` for every part of a papers' float-only preset form in ``model``: a layer
+    or input quantizer with an ``lce_refusal`` (XNOR-Net's K, DoReFa's {0, 1} activations), which LCE
+    can only run in float."""
+    found = []
+    for layer in all_layers(model):
+        for part in (layer, getattr(layer, "input_quantizer", None)):
+            what = getattr(part, "lce_refusal", None)
+            if what:
+                found.append((layer.name, what))
+    return found
+
+
+def all_layers(model: tf.keras.Model):
+    """Every layer of ``model``, nested models' layers included (depth first)."""
     for layer in model.layers:
         yield layer
         if isinstance(layer, tf.keras.Model):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def pad_folding_convs(model: tf.keras.Model):
@@ -46,7 +61,7 @@ def pad_folding_convs(model: tf.keras.Model):
     bottom/right only: a different function (measured: max error 2.4 on unit-variance input), while
     the stock TFLite converter keeps the PAD and is exact."""
     found = []
-    for layer in _all_layers(model):
+    for layer in all_layers(model):
         if not isinstance(layer, tf.keras.layers.Conv2D) or layer.padding != "valid" or max(layer.strides) == 1:
             continue
         inbound = [node.inbound_layers for node in getattr(layer, "_inbound_nodes", [])]
@@ -73,6 +88,13 @@ def check_convertible(model: tf.keras.Model, *, allow_float_fallback: bool = Fal
         if any(dim is None for dim in tensor.shape[1:]):
             raise ConversionError(f"input {tensor.name!r} has shape {tuple(tensor.shape)}: LCE needs fixed "
                                   "spatial dimensions; rebuild the model with a fixed input size")
+    float_only = float_only_parts(model)
+    if float_only and not allow_float_fallback:
+        names = ", ".join(name for name, _ in float_only[:3]) + (" ..." if len(float_only) > 3 else "")
+        variants = ", ".join(f"{m.name} -> {m.lce_variant}" for m in METHODS.values() if not m.lce_deployable)
+        raise ConversionError(f"this model uses {float_only[0][1]} ({len(float_only)} layers: {names}); it "
+                              f"cannot run as LCE binary ops. Train and convert the preset's LCE form instead "
+                              f"({variants}), or pass allow_float_fallback to accept float execution")
     bad = float_fallback_layers(model)
     if bad and not allow_float_fallback:
         names = ", ".join(f"{layer.name} ({type(layer).__name__})" for layer in bad)

@@ -10,7 +10,7 @@ untrained model such statistics so that parity tests measure conversion error, n
 import numpy as np
 import tensorflow as tf
 
-from bhpe_tf.conversion.lce import predict
+from bhpe_tf.conversion.lce import all_layers, predict
 
 # Stated tolerance of Keras-vs-LCE parity, relative to the largest output magnitude: float32
 # accumulation order differs (LCE folds BN into the conv's output transform), nothing else.
@@ -20,7 +20,7 @@ PARITY_RTOL = 1e-4
 def trained_like_state(model: tf.keras.Model, *, seed: int = 0) -> tf.keras.Model:
     """Give every BatchNormalization layer random non-degenerate statistics, in place."""
     rng = np.random.default_rng(seed)
-    for layer in _walk(model):
+    for layer in all_layers(model):
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
             layer.set_weights([
@@ -30,13 +30,6 @@ def trained_like_state(model: tf.keras.Model, *, seed: int = 0) -> tf.keras.Mode
                 rng.uniform(0.5, 2.0, var.shape).astype(np.float32),
             ])
     return model
-
-
-def _walk(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, tf.keras.Model):
-            yield from _walk(layer)
 
 
 def max_abs_difference(model: tf.keras.Model, flatbuffer: bytes, inputs, **interpreter_kwargs):

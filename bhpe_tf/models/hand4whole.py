@@ -661,8 +661,8 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
     """BinaryHPE (Li et al., arXiv 2311.14323) / Hand4Whole (``method="fp"``) as a Keras model.
 
     Args:
-        method: a preset of :mod:`bhpe_tf.binary.methods` (``fp, bnn, xnor, dorefa, bireal,
-            reactnet, recu, fda, bidrn``) or a :class:`~bhpe_tf.binary.BinaryMethod`; it switches
+        method: a preset of :mod:`bhpe_tf.binary.methods` (``fp, bnn, xnor, xnor_nok, dorefa,
+            dorefa_pm1, bireal, reactnet, recu, fda, bidrn``) or a :class:`~bhpe_tf.binary.BinaryMethod`; it switches
             the three encoders, and the BoxNet where ``method.binarize_boxnet``.
         smplx_model_path: SMPL-X model file or directory (the licensed ``SMPLX_NEUTRAL.npz``, or a
             synthetic one from :mod:`bhpe_tf.body.synthetic`).

@@ -80,10 +80,11 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from bhpe_tf.binary.builders import activation, conv_unit, model_padding
+from bhpe_tf.binary.builders import activation, conv_unit, model_padding, shortcut_method
 from bhpe_tf.binary.layers import ChannelSlice
 from bhpe_tf.binary.methods import BinaryMethod, get_method, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
+from bhpe_tf.models import resnet
 
 STEM_CHANNELS = 64
 BOTTLENECK_PLANES = 64  # stage 1: 64 -> 256 (expansion 4)
@@ -113,15 +114,10 @@ def stem(x, *, method, channels=STEM_CHANNELS, name="stem"):
     return activation(x, method=method, name=f"{name}_conv2_act")
 
 
-def _shortcut_method(method: BinaryMethod):
-    """The method of a block's projection shortcut: FP when the preset keeps a real Block Residual."""
-    return method if (not method.binary or method.binary_downsample) else get_method("fp")
-
-
 def _block_shortcut(x, filters, *, method, name):
     if x.shape[-1] == filters:
         return x
-    return conv_unit(x, filters, 1, method=_shortcut_method(method), activate=False, name=f"{name}_downsample")
+    return conv_unit(x, filters, 1, method=shortcut_method(method), activate=False, name=f"{name}_downsample")
 
 
 def bottleneck(x, planes=BOTTLENECK_PLANES, *, method, out_method=None, name):
@@ -176,12 +172,9 @@ def ir_bottleneck(x, planes=BOTTLENECK_PLANES, *, method, variant="ir_a", name):
 
 
 def basic_block(x, *, method, name):
-    """ResNet BasicBlock (He et al. 2016): 3x3 -> 3x3 + identity, the block of HRNet's branches."""
-    channels = x.shape[-1]
-    y = conv_unit(x, channels, 3, method=method, name=f"{name}_conv1")
-    y = conv_unit(y, channels, 3, method=method, shortcut="block", activate=False, name=f"{name}_conv2")
-    y = tf.keras.layers.Add(name=f"{name}_add")([y, x])
-    return activation(y, method=method, name=f"{name}_out")
+    """ResNet BasicBlock (He et al. 2016): 3x3 -> 3x3 + identity, the block of HRNet's branches
+    (:func:`bhpe_tf.models.resnet.basic_block` at the input's width, stride 1)."""
+    return resnet.basic_block(x, x.shape[-1], method=method, name=name)
 
 
 def ms_block(x, *, method, variant="ms_a", name):

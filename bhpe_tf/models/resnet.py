@@ -31,23 +31,14 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from bhpe_tf.binary import activation, batch_norm, conv_bn, conv_unit, fp_conv, get_method
-from bhpe_tf.binary.builders import current_fp_padding, model_padding
+from bhpe_tf.binary import activation, batch_norm, conv_unit, fp_conv, get_method
+from bhpe_tf.binary.builders import current_fp_padding, downsample_shortcut, model_padding
 from bhpe_tf.errors import InvalidInputError
 
 # torchvision's stage layouts.
 RESNET50_BLOCKS = (3, 4, 6, 3)
 RESNET18_BLOCKS = (2, 2, 2, 2)
 BOTTLENECK_EXPANSION = 4
-
-
-def shortcut_method(method):
-    """The method of a projection shortcut: the block's own, or full precision where the method
-    keeps it real-valued (BiDRN's Block Residual, ``binary_downsample=False``)."""
-    method = get_method(method)
-    if method.binary and not method.binary_downsample:
-        return get_method("fp")
-    return method
 
 
 def stem(x, *, method, filters=64, name="stem"):
@@ -67,12 +58,6 @@ def stem(x, *, method, filters=64, name="stem"):
     return tf.keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
 
 
-def _shortcut(x, filters, *, strides, method, name):
-    if strides == 1 and x.shape[-1] == filters:
-        return x
-    return conv_bn(x, filters, 1, method=shortcut_method(method), strides=strides, name=f"{name}_downsample")
-
-
 def bottleneck_block(x, filters, *, strides=1, method, name):
     """ResNet-50 bottleneck (1x1 reduce, 3x3 with the stride, 1x1 expand x4) / BiDRB of BiDRN.
 
@@ -80,7 +65,7 @@ def bottleneck_block(x, filters, *, strides=1, method, name):
     2-4; identity in the very first block), conv2 identity or Down Scale (strided), conv3 Fusion
     Up (1:4).
     """
-    shortcut = _shortcut(x, filters * BOTTLENECK_EXPANSION, strides=strides, method=method, name=name)
+    shortcut = downsample_shortcut(x, filters * BOTTLENECK_EXPANSION, strides=strides, method=method, name=name)
     y = conv_unit(x, filters, 1, method=method, name=f"{name}_conv1")
     y = conv_unit(y, filters, 3, strides=strides, method=method, name=f"{name}_conv2")
     y = conv_unit(y, filters * BOTTLENECK_EXPANSION, 1, method=method, shortcut="block", activate=False,
@@ -90,8 +75,21 @@ def bottleneck_block(x, filters, *, strides=1, method, name):
 
 
 def basic_block(x, filters, *, strides=1, method, name):
-    """ResNet-18 basic block (two 3x3 convs) / BiDRB: conv1 is a Down Sample LCR when strided."""
-    shortcut = _shortcut(x, filters, strides=strides, method=method, name=name)
+    """ResNet-18 basic block (two 3x3 convs) / BiDRB: conv1 is a Down Sample LCR when strided.
+
+    Under ``shortcut_topology="bireal"`` it is Bi-Real Net's block (Liu et al. 2018, sec. 3.1):
+    each conv has its own real shortcut, added after its BN, and nothing else: conv1's is the
+    block's shortcut (identity, or the downsample when conv1 changes the shape), conv2's the
+    identity of conv2's input. The ResNet block instead adds the block shortcut after conv2.
+    """
+    method = get_method(method)
+    shortcut = downsample_shortcut(x, filters, strides=strides, method=method, name=name)
+    if method.binary and method.shortcut_topology == "bireal":
+        y = conv_unit(x, filters, 3, strides=strides, method=method, shortcut="block", activate=False,
+                      name=f"{name}_conv1")
+        y = tf.keras.layers.Add(name=f"{name}_conv1_res_add")([y, shortcut])
+        y = activation(y, method=method, name=f"{name}_conv1_act")
+        return conv_unit(y, filters, 3, method=method, name=f"{name}_conv2")
     y = conv_unit(x, filters, 3, strides=strides, method=method, name=f"{name}_conv1")
     y = conv_unit(y, filters, 3, method=method, shortcut="block", activate=False, name=f"{name}_conv2")
     y = tf.keras.layers.Add(name=f"{name}_add")([y, shortcut])
