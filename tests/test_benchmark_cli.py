@@ -2,6 +2,7 @@
 bad files refused in one line; the stock TFLite interpreter's failure on LCE ops explained."""
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,29 @@ def test_bench_deploy_bad_runtime_one_line():
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "unknown LCE runtime" in lines[0], proc.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- bench_multi_worker
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_bench_multi_worker_stops_its_trainers_when_killed(signum):
+    """SIGTERM / Ctrl-C to the benchmark while a row trains: it exits and the trainer processes it started are
+    gone (reaped), not left training."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    bench = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "bench_multi_worker.py"), "--steps",
+                              "100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             cwd=REPO, start_new_session=True,
+                             # a pytest-xdist worker ignores SIGINT and children inherit SIG_IGN: start it as
+                             # a terminal would, so Ctrl-C is a KeyboardInterrupt in it
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = bench.stdout.readline()
+        assert line.startswith("started 1 trainer process(es): pids "), line
+        pids = [int(p) for p in line.split("pids ")[1].split()]
+        bench.send_signal(signum)
+        assert bench.wait(timeout=60) != 0
+    finally:
+        if bench.poll() is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
