@@ -193,3 +193,25 @@ def test_bench_multi_worker_stops_its_trainers_when_killed(signum):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# --------------------------------------------------------------------------- bench_training
+def test_bench_training_smoke():
+    """Reduced BiHRNet + its teacher: a step row with images/s, the trainer-feed row and a real-data pipeline row;
+    a bad flag value is one line."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    script = str(REPO / "benchmarks" / "bench_training.py")
+    proc = subprocess.run([sys.executable, script, "--reduced", "--models", "bihrnet", "--steps", "1", "--warmup", "1",
+                           "--pipeline_parallel", "1", "--pipeline_batches", "1"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| bihrnet") or line.startswith("| COCO")]
+    assert len(rows) == 3, proc.stdout
+    step = rows[0].split("|")
+    assert "teacher hrnet_w32" in step[1] and step[2].strip() == "float32" and float(step[7]) > 0, rows[0]
+    assert "trainer feed" in rows[1] and float(rows[1].split("|")[7]) > 0
+    assert "map parallelism 1" in rows[2] and float(rows[2].split("|")[7]) > 0
+    assert "load average at start" in proc.stdout
+    bad = subprocess.run([sys.executable, script, "--precision", "float8"], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --precision: unknown float8")
