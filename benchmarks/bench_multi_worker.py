@@ -22,7 +22,7 @@ from absl import app, flags
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bhpe_tf.training.cluster import start_local_workers  # noqa: E402
+from bhpe_tf.training.cluster import exit_on_sigterm, start_local_workers, stop_workers  # noqa: E402
 
 flags.DEFINE_string("config", "bihrnet_demo", "training config (training/configs)")
 flags.DEFINE_integer("steps", 60, "training steps per row")
@@ -48,16 +48,20 @@ def run_row(workers: int, root: Path) -> tuple:
     command = [sys.executable, str(REPO / "training" / "train.py"), "--config", FLAGS.config, "--workdir",
                str(root / "run"), "--steps", str(FLAGS.steps), "--noprogress", f"--set=train.log_every={FLAGS.log_every}",
                "--set=train.validate_at_start=false"]
-    if workers == 1:
-        with open(root / "worker0.log", "w") as log:
-            procs = [subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)]
-    else:
-        procs = start_local_workers(command + ["--strategy", "multi_worker"], workers=workers, log_dir=root, cwd=REPO)
-    try:
+    procs = []
+    try:  # from the first start on: however this ends (Ctrl-C, SIGTERM, timeout), no trainer is left running
+        if workers == 1:
+            with open(root / "worker0.log", "w") as log:
+                procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO))
+        else:
+            procs = start_local_workers(command + ["--strategy", "multi_worker"], workers=workers, log_dir=root,
+                                        cwd=REPO)
+        print(f"started {workers} trainer process(es): pids {' '.join(str(p.pid) for p in procs)}", flush=True)
         codes = [proc.wait(timeout=FLAGS.timeout) for proc in procs]
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"error: the {workers}-process row ran past --timeout {FLAGS.timeout} s (stopped)") from None
     finally:
-        for proc in procs:
-            proc.kill()
+        stop_workers(procs)
     text = (root / "worker0.log").read_text()
     if any(codes):
         raise SystemExit(f"error: a worker exited with {codes}:\n" + text[-2000:])
@@ -66,6 +70,7 @@ def run_row(workers: int, root: Path) -> tuple:
 
 def main(argv):
     del argv
+    exit_on_sigterm()  # a killed benchmark stops its trainer processes (run_row's finally)
     rows = []
     for workers in (1, FLAGS.workers):
         with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,33 @@ def shared_data() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def crop_rates(*, batch_size: int = 32, batches: int = 20, repeats: int = 5, warmup: int = 5, parallel=None) -> dict:
+    """Augmented 256x192 crops/s of :func:`bhpe_tf.data.pipeline.make_pipeline` over the real COCO samples:
+    ``rates`` (wall clock, one per timed run), ``cpu_rates`` (per CPU-second of this process), ``cores``,
+    load averages before / after, and the pipeline's skip report. ``parallel``: map parallelism (None: AUTOTUNE)."""
+    records = load_coco(annotation_file=shared_data() / "coco" / "test_coco.json", min_keypoints=1)
+    config = PipelineConfig(input_size=(192, 256), heatmap_size=(48, 64), augment=AugmentConfig.hrnet_coco(),
+                            batch_size=batch_size, shuffle=True, repeat=True, drop_remainder=True,
+                            num_parallel_calls=parallel)
+    pipeline = make_pipeline(records=list(records) * 8, config=config)
+    load_before = os.getloadavg()[0]
+    it = iter(pipeline.dataset)
+    for _ in range(warmup):
+        next(it)
+    rates, cpu_rates = [], []
+    for _ in range(repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(batches):
+            batch = next(it)
+        _ = batch["image"].numpy()
+        crops = batches * batch_size
+        rates.append(crops / (time.perf_counter() - start))
+        cpu_rates.append(crops / (time.process_time() - cpu_start))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"rates": rates, "cpu_rates": cpu_rates, "cores": cores, "load_before": load_before,
+            "load_after": os.getloadavg()[0], "skips": pipeline.skips.report()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (median reported)")
@@ -32,33 +59,17 @@ def main():
     parser.add_argument("--parallel", type=int, default=None, help="map parallelism (default: AUTOTUNE)")
     args = parser.parse_args()
 
-    records = load_coco(annotation_file=shared_data() / "coco" / "test_coco.json", min_keypoints=1)
-    config = PipelineConfig(input_size=(192, 256), heatmap_size=(48, 64), augment=AugmentConfig.hrnet_coco(),
-                            batch_size=args.batch_size, shuffle=True, repeat=True, drop_remainder=True,
-                            num_parallel_calls=args.parallel)
-    pipeline = make_pipeline(records=list(records) * 8, config=config)
-    load_before = f"{os.getloadavg()[0]:.2f}"
-    it = iter(pipeline.dataset)
-    for _ in range(args.warmup):
-        next(it)
-    rates, cpu_rates = [], []
-    for _ in range(args.repeats):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(args.batches):
-            batch = next(it)
-        _ = batch["image"].numpy()
-        crops = args.batches * args.batch_size
-        rates.append(crops / (time.perf_counter() - start))
-        cpu_rates.append(crops / (time.process_time() - cpu_start))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"cpu cores usable: {cores}, load average before/after: {load_before} / {os.getloadavg()[0]:.2f}")
+    result = crop_rates(batch_size=args.batch_size, batches=args.batches, repeats=args.repeats, warmup=args.warmup,
+                        parallel=args.parallel)
+    rates, cpu_rates, cores = result["rates"], result["cpu_rates"], result["cores"]
+    print(f"cpu cores usable: {cores}, load average before/after: {result['load_before']:.2f} / "
+          f"{result['load_after']:.2f}")
     print(f"runs (crops/s): {', '.join(f'{r:.0f}' for r in rates)}")
     print(f"augmented 256x192 crops/s (median of {args.repeats}): {statistics.median(rates):.1f}")
     # CPU time of this process (all threads) per crop: what the cores would give without other load.
     print(f"crops per CPU-second: {statistics.median(cpu_rates):.1f} "
           f"(x {cores} cores = {cores * statistics.median(cpu_rates):.0f}/s on otherwise idle cores)")
-    print(pipeline.skips.report())
-
+    print(result["skips"])
 
 if __name__ == "__main__":
     main()

@@ -110,6 +110,8 @@ def _rejected_cards(card: dict):
         ("target", variant(lambda c: c["converter"].update(target="gpu"))),
         ("int8_string", variant(lambda c: c["converter"].update(int8="no"))),
         ("tf_version_empty", variant(lambda c: c["converter"].update(tensorflow_version=""))),
+        ("float_weights_bfloat16", variant(lambda c: c["converter"].update(float_weights="bfloat16"))),
+        ("float16_with_int8", variant(lambda c: c["converter"].update(float_weights="float16", int8=True))),
     ]
     return out
 

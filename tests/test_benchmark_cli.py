@@ -2,6 +2,7 @@
 bad files refused in one line; the stock TFLite interpreter's failure on LCE ops explained."""
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,51 @@ def test_bench_deploy_bad_runtime_one_line():
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "unknown LCE runtime" in lines[0], proc.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- bench_multi_worker
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_bench_multi_worker_stops_its_trainers_when_killed(signum):
+    """SIGTERM / Ctrl-C to the benchmark while a row trains: it exits and the trainer processes it started are
+    gone (reaped), not left training."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    bench = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "bench_multi_worker.py"), "--steps",
+                              "100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             cwd=REPO, start_new_session=True,
+                             # a pytest-xdist worker ignores SIGINT and children inherit SIG_IGN: start it as
+                             # a terminal would, so Ctrl-C is a KeyboardInterrupt in it
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = bench.stdout.readline()
+        assert line.startswith("started 1 trainer process(es): pids "), line
+        pids = [int(p) for p in line.split("pids ")[1].split()]
+        bench.send_signal(signum)
+        assert bench.wait(timeout=60) != 0
+    finally:
+        if bench.poll() is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+# --------------------------------------------------------------------------- bench_training
+def test_bench_training_smoke():
+    """Reduced BiHRNet + its teacher: a step row with images/s, the trainer-feed row and a real-data pipeline row;
+    a bad flag value is one line."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    script = str(REPO / "benchmarks" / "bench_training.py")
+    proc = subprocess.run([sys.executable, script, "--reduced", "--models", "bihrnet", "--steps", "1", "--warmup", "1",
+                           "--pipeline_parallel", "1", "--pipeline_batches", "1"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| bihrnet") or line.startswith("| COCO")]
+    assert len(rows) == 3, proc.stdout
+    step = rows[0].split("|")
+    assert "teacher hrnet_w32" in step[1] and step[2].strip() == "float32" and float(step[7]) > 0, rows[0]
+    assert "trainer feed" in rows[1] and float(rows[1].split("|")[7]) > 0
+    assert "map parallelism 1" in rows[2] and float(rows[2].split("|")[7]) > 0
+    assert "load average at start" in proc.stdout
+    bad = subprocess.run([sys.executable, script, "--precision", "float8"], capture_output=True, text=True,
+                         timeout=120, env=env, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: --precision: unknown float8")

@@ -370,6 +370,68 @@ def test_float16_weights_keep_conversion_guarantees_and_parity():
         convert(model, float16_weights=True, int8_range=(-3.0, 3.0))
 
 
+def test_cli_float16_weights_smaller_file_same_guarantees(bihrnet_checkpoint, bihrnet_export, tmp_path, capsys):
+    """converters/convert.py --float16_weights: the same checkpoint gives a smaller file, every binary layer
+    still an LceBconv2d with zero float fallbacks (read again from the file), parity within the float16
+    tolerance (recomputed here), and the card says float16 (the float32 export's card says float32)."""
+    from bhpe_tf.conversion import binary_layers, op_census
+    from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL, float_weight_bytes
+    from bhpe_tf.conversion.lce import predict
+
+    out = tmp_path / "bihrnet_fp16.tflite"
+    result = ex.run_cli(["convert"], ex.options(
+        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_size=BIHRNET_SIZE,
+        uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float16_weights=True))
+    printed = capsys.readouterr().out
+    half, full = out.read_bytes(), bihrnet_export.tflite_path.read_bytes()
+    card = mc.card_for_tflite(out)
+    assert card == result.card and card["file_size_bytes"] == len(half) < len(full) == result.float32_size_bytes
+    assert card["converter"]["float_weights"] == "float16" and card["converter"]["int8"] is False
+    assert bihrnet_export.card["converter"]["float_weights"] == "float32"
+    assert float_weight_bytes(half)["float16"] > 0 and "float weights stored as float16" in printed
+    census = op_census(half)
+    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_size=(64, 32),
+                          model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
+    assert census.lce_bconv2d == len(binary_layers(model)) == card["census"]["lce_bconv2d"] > 20
+    assert census.float_fallbacks == [] and card["census"]["float_fallbacks"] == []
+    assert census.counts["DEQUANTIZE"] >= 1
+    parity = card["parity"]
+    assert parity["tolerance"] == pytest.approx(FLOAT16_PARITY_RTOL * parity["output_scale"])
+    assert parity["max_abs_diff"] <= parity["tolerance"]
+    assert result.float32_verification.max_abs_diff <= PARITY_RTOL * result.float32_verification.output_scale
+    image = np.round(np.random.default_rng(0).uniform(0, 255, (1, 64, 32, 3)))
+    keras_out = model(ex.IMAGENET.apply(image), training=False).numpy()
+    lite_out = predict(half, image.astype(np.uint8))[0]
+    assert np.max(np.abs(keras_out - lite_out)) <= FLOAT16_PARITY_RTOL * np.max(np.abs(keras_out))
+
+
+def test_float16_weights_refusals(tmp_path):
+    """--float16_weights with --int8 is a one-line error before anything is built; a float16 file beyond its
+    parity tolerance is refused naming the float16 rounding (the float32 file passed); the card's
+    float_weights is optional (older cards) and checked."""
+    proc = run_script("converters/convert.py", "--model", "bihrnet", "--method", "bidrn", "--random_init",
+                      "--int8", "--float16_weights", "--output", tmp_path / "x.tflite")
+    assert proc.returncode == 2, proc.stderr
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "exclude each other" in lines[0], proc.stderr
+    sys.path.insert(0, str(REPO / "tests"))
+    from _tiny_models import tiny_keypoint_model
+
+    model = trained_like_state(tiny_keypoint_model("fp", input_size=(32, 32)))
+    with pytest.raises(ConversionError, match="with --float16_weights .*float32 file passed.*float16_parity_rtol"):
+        ex.export(model, tmp_path / "fp.tflite", model_name="hrnet_w32", method="fp", float16_weights=True,
+                  float16_parity_rtol=1e-12)
+    assert not list(tmp_path.glob("fp.*"))
+    card = _card()
+    assert "float_weights" not in card["converter"] and mc.validate_model_card(card) is card
+    for value in ("float16", "float32"):
+        mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights=value)))
+    with pytest.raises(InvalidInputError, match="converter.float_weights: must be one of float32, float16"):
+        mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights="bfloat16")))
+    with pytest.raises(InvalidInputError, match="converter.float_weights: float16 weights and int8 exclude"):
+        mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights="float16", int8=True)))
+
+
 def test_census_reads_binary_valued_filters_through_float16():
     """A binary-valued filter computed by a float CONV_2D is a fallback also when stored as float16."""
     from bhpe_tf.conversion import convert_float, op_census

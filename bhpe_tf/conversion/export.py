@@ -13,7 +13,10 @@ This is the library behind ``converters/convert.py``. The steps, each a public f
    (full-precision models, ``converter="tflite"``).
 4. :func:`verify`: op census (no float fallbacks unless allowed; every binary layer became an
    ``LceBconv2d``) and Keras-vs-interpreter parity on a seeded input.
-5. :func:`export`: all of the above, then the ``.tflite`` and its card ``.json`` written atomically.
+5. :func:`float16_file` (``float16_weights``): the float convs' / dense layers' weights stored as
+   float16 (:mod:`bhpe_tf.conversion.fp16`), after the float32 file passed :func:`verify`; the
+   float16 file is verified again, its parity against ``FLOAT16_PARITY_RTOL``.
+6. :func:`export`: all of the above, then the ``.tflite`` and its card ``.json`` written atomically.
 
 Normalisation defaults (recorded in the card, :data:`DEFAULT_NORMALIZATION`): HRNet / BiHRNet see
 ImageNet-normalised RGB (HRNet's pipeline); Hand4Whole / BinaryHPE see RGB in [0, 1] (no mean/std).
@@ -34,6 +37,7 @@ import tensorflow as tf
 import bhpe_tf
 from bhpe_tf.conversion import model_card as mc
 from bhpe_tf.conversion.census import Census, op_census
+from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL
 from bhpe_tf.conversion.lce import binary_layers, convert, convert_float, float_fallback_layers, interpreter
 from bhpe_tf.conversion.parity import PARITY_RTOL
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
@@ -51,6 +55,8 @@ KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
 # Int8 models use LCE's dummy quantization ranges (latency experiments only): parity is measured
 # and recorded, not enforced.
 DEFAULT_INT8_RANGE = (-3.0, 3.0)
+# The card's converter.float_weights: how the float convs' / dense layers' weights are stored.
+FLOAT_WEIGHTS_FLOAT32, FLOAT_WEIGHTS_FLOAT16 = mc.FLOAT_WEIGHTS
 HEATMAP_DECODING = "argmax_quarter_offset"
 
 
@@ -582,6 +588,37 @@ def verify(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, norm
     raise ConversionError(message)
 
 
+def check_weight_storage(*, int8: bool, float16_weights: bool) -> None:
+    """Refuse (``InvalidInputError``) float16 weight storage together with int8."""
+    if int8 and float16_weights:
+        raise InvalidInputError("--float16_weights and --int8 exclude each other (int8 already stores the float "
+                                "parts in 8 bits); pass one of them")
+
+
+def float16_file(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, normalization: Normalization,
+                 allow_float_fallback: bool = False, parity_rtol: float = FLOAT16_PARITY_RTOL,
+                 source_model: Optional[tf.keras.Model] = None) -> tuple:
+    """The verified float32 ``flatbuffer`` with its float weights stored as float16, and its
+    :class:`Verification` (the same census checks; parity against ``parity_rtol``).
+
+    The float32 file is verified first (:func:`verify` at the strict tolerance, by the caller), so a
+    miss here is the float16 rounding of the weights, not a conversion error: a rounded weight can move
+    a binary activation across its threshold and the flipped sign spreads (see
+    :data:`bhpe_tf.conversion.fp16.FLOAT16_PARITY_RTOL`); such a model is refused with that reason."""
+    from bhpe_tf.conversion.fp16 import float16_weights
+
+    half = float16_weights(flatbuffer)
+    try:
+        verification = verify(deploy, half, uint8_input=uint8_input, normalization=normalization,
+                              allow_float_fallback=allow_float_fallback, parity_rtol=parity_rtol,
+                              source_model=source_model)
+    except ConversionError as err:
+        raise ConversionError(f"with --float16_weights (the float32 file passed): {err}; the float16 rounding "
+                              "of the float weights moves this model's output: convert without --float16_weights, "
+                              "or accept it with a wider --float16_parity_rtol") from None
+    return half, verification
+
+
 # --------------------------------------------------------------------------- model card
 def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
     """The card's ``keypoints`` entry for a heatmap model with ``num_joints`` channels."""
@@ -603,7 +640,8 @@ def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
 def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: str, task: str,
                deploy: tf.keras.Model, verification: Verification, uint8_input: bool,
                normalization: Normalization, crop: CropSpec, target: str, int8: bool,
-               keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None) -> dict:
+               keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
+               float_weights: str = FLOAT_WEIGHTS_FLOAT32) -> dict:
     import larq_compute_engine as lce
 
     from bhpe_tf import provenance as prov
@@ -642,7 +680,7 @@ def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: 
         "parity": {"max_abs_diff": float(verification.max_abs_diff), "output_scale": float(verification.output_scale),
                    "tolerance": float(verification.tolerance), "input": mc.parity_input_description(verification.parity_seed)},
         "converter": {"target": target, "int8": bool(int8), "lce_version": str(lce.__version__),
-                      "tensorflow_version": str(tf.__version__)},
+                      "tensorflow_version": str(tf.__version__), "float_weights": float_weights},
         "provenance": prov.validate(provenance) if provenance is not None else prov.unknown(),
     }
     return mc.validate_model_card(card, flatbuffer)
@@ -654,21 +692,28 @@ class ExportResult:
     tflite_path: Path
     card_path: Path
     card: dict
-    verification: Verification
+    verification: Verification  # of the written file
+    # With float16 weights: the float32 file the float16 one was made from (its size and verification).
+    float32_size_bytes: Optional[int] = None
+    float32_verification: Optional[Verification] = None
 
 
 def export(model: tf.keras.Model, output, *, model_name: str, method: str, task: Optional[str] = None,
            input_size=None, uint8_input: bool = False, normalization: Optional[Normalization] = None,
            crop: Optional[CropSpec] = None, int8: bool = False, int8_range=DEFAULT_INT8_RANGE,
            allow_float_fallback: bool = False, converter: str = "auto", parity_rtol: float = PARITY_RTOL,
-           keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None) -> ExportResult:
+           keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
+           float16_weights: bool = False, float16_parity_rtol: float = FLOAT16_PARITY_RTOL) -> ExportResult:
     """Convert ``model`` and write ``output`` (``.tflite``) and its card (``.json``, same stem).
 
     ``provenance`` (:mod:`bhpe_tf.provenance`) is what the weights were learned from; the card
-    records ``unknown`` without it."""
+    records ``unknown`` without it. ``float16_weights``: the written file stores the float weights as
+    float16 (:func:`float16_file`; the float32 conversion is verified at ``parity_rtol`` first, the
+    float16 file at ``float16_parity_rtol``); the card's ``converter.float_weights`` says which."""
     output = Path(output)
     if output.suffix != ".tflite":
         raise InvalidInputError(f"output must end in .tflite, got {output}")
+    check_weight_storage(int8=int8, float16_weights=float16_weights)
     task = task or TASK_OF_MODEL.get(model_name, "keypoints_2d")
     if task not in mc.TASKS:
         raise InvalidInputError(f"task must be one of {', '.join(mc.TASKS)}, got {task!r}")
@@ -683,13 +728,21 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
     verification = verify(deploy, flatbuffer, uint8_input=uint8_input, normalization=normalization,
                           allow_float_fallback=allow_float_fallback, int8=int8, parity_rtol=parity_rtol,
                           source_model=model)
+    float32_size = float32_verification = None
+    if float16_weights:
+        float32_size, float32_verification = len(flatbuffer), verification
+        flatbuffer, verification = float16_file(deploy, flatbuffer, uint8_input=uint8_input,
+                                                normalization=normalization, allow_float_fallback=allow_float_fallback,
+                                                parity_rtol=float16_parity_rtol, source_model=model)
     card = build_card(flatbuffer=flatbuffer, tflite_file=output.name, model_name=model_name, method=method,
                       task=task, deploy=deploy, verification=verification, uint8_input=uint8_input,
                       normalization=normalization, crop=crop, target=target, int8=int8,
-                      keypoint_dataset=keypoint_dataset, provenance=provenance)
+                      keypoint_dataset=keypoint_dataset, provenance=provenance,
+                      float_weights=FLOAT_WEIGHTS_FLOAT16 if float16_weights else FLOAT_WEIGHTS_FLOAT32)
     mc.atomic_write_bytes(output, flatbuffer)
     card_path = mc.write_model_card(card, mc.card_path_for(output), tflite_bytes=flatbuffer)
-    return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification)
+    return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification,
+                        float32_size_bytes=float32_size, float32_verification=float32_verification)
 
 
 def summary_lines(result: ExportResult) -> list:
@@ -698,10 +751,16 @@ def summary_lines(result: ExportResult) -> list:
     lines = [
         f"wrote {result.tflite_path} ({card['file_size_bytes'] / 1024:.1f} KiB) and {result.card_path}",
         f"model {card['model']} / method {card['method']} / task {card['task']}; input {card['input']['shape']} "
-        f"{card['input']['dtype']}; converter {card['converter']['target']}{' int8' if card['converter']['int8'] else ''}",
+        f"{card['input']['dtype']}; converter {card['converter']['target']}{' int8' if card['converter']['int8'] else ''}"
+        f"; float weights {card['converter']['float_weights']}",
         f"binary layers {v.binary_layers}, LceBconv2d {v.census.lce_bconv2d}, float fallbacks "
         f"{len(v.census.float_fallbacks)}",
     ]
+    if result.float32_verification is not None:
+        v32 = result.float32_verification
+        lines.append(f"float weights stored as float16: {card['file_size_bytes'] / 2 ** 20:.2f} MiB (float32 weights: "
+                     f"{result.float32_size_bytes / 2 ** 20:.2f} MiB); the float32 conversion's parity: max |Keras - LCE| "
+                     f"{v32.max_abs_diff:.3g} (tolerance {v32.tolerance:.3g}); the float16 file's below")
     for fallback in v.census.float_fallbacks:
         lines.append(f"  float fallback: {fallback.describe()}")
     for layer in v.expected_fallback_layers:
@@ -731,6 +790,11 @@ def define_flags():
     flags.DEFINE_string("output", None, "output .tflite path; the model card is written next to it (.json)")
     flags.DEFINE_bool("int8", False, "LCE dummy int8 quantization of the float parts (latency experiments; "
                       "parity is reported, not enforced)")
+    flags.DEFINE_bool("float16_weights", False, "store the float convs' / dense layers' weights as float16 (half "
+                      "their bytes, computed in float32); the float32 conversion is verified first, then the "
+                      "float16 file's parity against --float16_parity_rtol; not with --int8")
+    flags.DEFINE_float("float16_parity_rtol", FLOAT16_PARITY_RTOL, "parity tolerance of the --float16_weights file, "
+                       "relative to the largest output")
     flags.DEFINE_bool("allow_float_fallback", False, "accept binary layers that LCE runs in float (listed in the "
                       "report and the card's census)")
     flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH of the deployment input, e.g. 256,192 "
@@ -750,7 +814,8 @@ def define_flags():
 FLAG_DEFAULTS = {"model": None, "method": None, "checkpoint": None, "saved_model": None, "random_init": False,
                  "output": None, "int8": False, "allow_float_fallback": False, "input_size": None,
                  "uint8_input": False, "model_kwargs": None, "converter": "auto", "parity_rtol": PARITY_RTOL,
-                 "keypoints": None, "mean": None, "std": None}
+                 "keypoints": None, "mean": None, "std": None, "float16_weights": False,
+                 "float16_parity_rtol": FLOAT16_PARITY_RTOL}
 
 
 def options(**overrides):
@@ -788,6 +853,7 @@ def run_from_flags(flag_values) -> ExportResult:
         raise InvalidInputError(f"--output must end in .tflite, got {f.output}")
     if f.checkpoint is None and f.saved_model is None and not f.random_init:
         raise InvalidInputError("pass --checkpoint or --saved_model (or --random_init for a latency experiment)")
+    check_weight_storage(int8=f.int8, float16_weights=f.float16_weights)  # before the (slow) build
     from bhpe_tf.models import get_builder
 
     get_builder(f.model)  # unknown model -> one line listing the valid names
@@ -811,7 +877,8 @@ def run_from_flags(flag_values) -> ExportResult:
     return export(model, f.output, model_name=f.model, method=f.method, input_size=input_size,
                   uint8_input=f.uint8_input, normalization=normalization, int8=f.int8,
                   allow_float_fallback=f.allow_float_fallback, converter=f.converter, parity_rtol=f.parity_rtol,
-                  keypoint_dataset=f.keypoints, provenance=provenance)
+                  keypoint_dataset=f.keypoints, provenance=provenance, float16_weights=f.float16_weights,
+                  float16_parity_rtol=f.float16_parity_rtol)
 
 
 def run_cli(argv, flag_values=None):

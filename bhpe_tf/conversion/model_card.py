@@ -17,12 +17,14 @@ the benchmark CLI, the Android app's Java reader). Schema, version 1 (keep exact
      "census": {"op_counts": {...}, "float_fallbacks": [...], "binary_layers": int, "lce_bconv2d": int},
      "parity": {"max_abs_diff": float, "output_scale": float, "tolerance": float,
                 "input": "seeded uniform [0,255] image, seed 0"},
-     "converter": {"target": "arm" | "tflite", "int8": bool, "lce_version": str, "tensorflow_version": str},
+     "converter": {"target": "arm" | "tflite", "int8": bool, "lce_version": str, "tensorflow_version": str,
+                   "float_weights": "float32" | "float16"},
      "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown",
                     "summary": str, "details": {...}}}
 
-``provenance`` is the one optional key (cards written before it existed lack it; readers then
-report the provenance as unknown).
+``provenance`` is the one optional top-level key and ``converter.float_weights`` the one optional
+nested key (cards written before they existed lack them; readers then report the provenance as
+unknown and the float weights as ``"float32"``).
 
 Meaning of the fields a consumer must get right:
 
@@ -56,6 +58,11 @@ Meaning of the fields a consumer must get right:
   imported by ``bhpe-import`` (``details.sources`` with each file's sha256), a user's dataset, only
   the embedded synthetic demo data (``infer`` then warns that its keypoints are not a real model's),
   fresh weights (``--random_init``) or unknown. ``summary`` is one line for people.
+* ``converter.float_weights``: how the float convs' / dense layers' weights are stored in the
+  flatbuffer: ``"float32"``, or ``"float16"`` behind a ``DEQUANTIZE`` (``--float16_weights``,
+  :mod:`bhpe_tf.conversion.fp16`: half the bytes, computed in float32). For a float16 file ``parity``
+  is the float16 file's, with ``tolerance = FLOAT16_PARITY_RTOL * output_scale``; the float32
+  conversion it was made from passed the ``PARITY_RTOL`` check first. Not with ``int8``.
 * ``converter.target``: LCE's target (``"arm"``) or ``"tflite"`` for the stock TFLite converter
   (full-precision models converted without LCE; ``lce_version`` is then still recorded).
 """
@@ -97,6 +104,8 @@ KEYPOINTS_KEYS = ("dataset", "names", "flip_pairs", "skeleton")
 CENSUS_KEYS = ("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d")
 PARITY_KEYS = ("max_abs_diff", "output_scale", "tolerance", "input")
 CONVERTER_KEYS = ("target", "int8", "lce_version", "tensorflow_version")
+OPTIONAL_CONVERTER_KEYS = ("float_weights",)
+FLOAT_WEIGHTS = ("float32", "float16")
 OPTIONAL_TOP_KEYS = ("provenance",)
 
 
@@ -264,11 +273,16 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
 
     # converter
     conv = card["converter"]
-    _exact_keys(conv, CONVERTER_KEYS, "converter")
+    _exact_keys(conv, CONVERTER_KEYS, "converter", optional=OPTIONAL_CONVERTER_KEYS)
     _check(conv["target"] in TARGETS, "converter.target", f"must be one of {', '.join(TARGETS)}, got {conv['target']!r}")
     _check(isinstance(conv["int8"], bool), "converter.int8", "must be true or false")
     for key in ("lce_version", "tensorflow_version"):
         _check(isinstance(conv[key], str) and conv[key], f"converter.{key}", "must be a non-empty string")
+    if "float_weights" in conv:
+        _check(conv["float_weights"] in FLOAT_WEIGHTS, "converter.float_weights",
+               f"must be one of {', '.join(FLOAT_WEIGHTS)}, got {conv['float_weights']!r}")
+        _check(not (conv["float_weights"] == "float16" and conv["int8"]), "converter.float_weights",
+               "float16 weights and int8 exclude each other")
 
     if "provenance" in card:
         from bhpe_tf.provenance import validate as validate_provenance

@@ -3,7 +3,8 @@
 Each process gets ``TF_CONFIG`` (TensorFlow's cluster description: the addresses of every worker and
 this process's own task) and runs the same ``training/train.py ... --strategy multi_worker``
 command; worker 0 is the chief. On several machines the same ``TF_CONFIG`` is set by hand on each
-(training/README.md). Used by the fault tests and ``benchmarks/bench_multi_worker.py``.
+(training/README.md). Used by the fault tests and ``benchmarks/bench_multi_worker.py``, which stops the
+workers it started however it ends (:func:`stop_workers` in a ``finally``, :func:`exit_on_sigterm`).
 """
 from __future__ import annotations
 
@@ -38,8 +39,35 @@ def start_local_workers(command, *, workers: int, log_dir, env=None, cwd=None) -
     addresses = free_local_addresses(int(workers))
     base = dict(os.environ if env is None else env)
     procs = []
-    for index in range(int(workers)):
-        with open(Path(log_dir) / f"worker{index}.log", "a") as log:
-            procs.append(subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
-                                          env=dict(base, TF_CONFIG=tf_config(addresses, index))))
+    try:
+        for index in range(int(workers)):
+            with open(Path(log_dir) / f"worker{index}.log", "a") as log:
+                procs.append(subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                              env=dict(base, TF_CONFIG=tf_config(addresses, index))))
+    except BaseException:
+        stop_workers(procs)  # the ones already started would wait for their missing peers forever
+        raise
     return procs
+
+
+def stop_workers(procs, *, grace: float = 5.0) -> None:
+    """Stop every process of ``procs`` that still runs: SIGTERM, then SIGKILL after ``grace`` seconds;
+    each is reaped (no zombie, no orphan left training)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise ``SystemExit`` in this (main) thread, so ``finally`` blocks run: Python's default
+    SIGTERM action ends the process at once and would leave the workers it started running."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))

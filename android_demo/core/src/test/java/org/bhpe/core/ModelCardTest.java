@@ -76,6 +76,20 @@ public class ModelCardTest {
     }
 
     @Test
+    public void floatWeightsAreOptionalAndChecked() {
+        assertEquals("float32", ModelCard.parse(TestJson.validKeypointCard()).converter.floatWeights);
+        Map<String, Object> card = TestJson.parseMutable(TestJson.validKeypointCard());
+        TestJson.obj(card, "converter").put("float_weights", "float16");
+        assertEquals("float16", ModelCard.parse(TestJson.write(card)).converter.floatWeights);
+        expectCardError("converter.float_weights", c -> TestJson.obj(c, "converter").put("float_weights", "bfloat16"));
+        expectCardError("converter.float_weights", c -> {
+            TestJson.obj(c, "converter").put("float_weights", "float16");
+            TestJson.obj(c, "converter").put("int8", true);
+        });
+        expectCardError("converter", c -> TestJson.obj(c, "converter").put("float_bits", 16L));
+    }
+
+    @Test
     public void missingFieldsAreNamed() {
         expectCardError("sha256", c -> c.remove("sha256"));
         expectCardError("input.shape", c -> TestJson.obj(c, "input").remove("shape"));
