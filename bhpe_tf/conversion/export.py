@@ -781,8 +781,9 @@ def define_flags():
     from absl import flags
 
     flags.DEFINE_string("model", None, "registered model name: hrnet_w32, bihrnet, binaryhpe, hand4whole")
-    flags.DEFINE_string("method", None, "binarization method preset (fp, bnn, xnor, dorefa, bireal, reactnet, recu, "
-                        "fda, bidrn); must be the one the checkpoint was trained with")
+    flags.DEFINE_string("method", None, "binarization method preset (fp, bnn, xnor_nok, dorefa_pm1, bireal, reactnet, "
+                        "recu, fda, bidrn; xnor and dorefa train but do not convert); must be the one the "
+                        "checkpoint was trained with")
     flags.DEFINE_string("checkpoint", None, "tf.train checkpoint (prefix or folder) or .keras / .h5 weights of the "
                         "registered model")
     flags.DEFINE_string("saved_model", None, "Keras SavedModel folder (instead of --checkpoint)")
