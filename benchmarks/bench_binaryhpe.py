@@ -61,16 +61,17 @@ def benchmark(*, threads, runs, reduced, save_dir=None):
 
     options = REDUCED if reduced else {}
     results = {"threads": list(threads), "runs": runs, "reduced": reduced, "models": {}}
-    from bhpe_tf.conversion.fp16 import float16_weights, float_weight_bytes
+    from bhpe_tf.conversion.weight_storage import float16_weights, float_weight_bytes, int8_weights
 
     converted = []
     for method, runtime in MODELS:
         flatbuffer, seconds, shape = convert_network(method, options)
         converted.append((method, runtime, flatbuffer, seconds))
-        if method == "bidrn":  # the same network with its float weights stored as float16 (fp16.py)
-            start = time.perf_counter()
-            half = float16_weights(flatbuffer)
-            converted.append(("bidrn_float16", runtime, half, seconds + time.perf_counter() - start))
+        if method == "bidrn":  # the same network with its float weights stored as float16 / int8 (weight_storage.py)
+            for suffix, store in (("float16", float16_weights), ("int8w", int8_weights)):
+                start = time.perf_counter()
+                smaller = store(flatbuffer)
+                converted.append((f"bidrn_{suffix}", runtime, smaller, seconds + time.perf_counter() - start))
     for method, runtime, flatbuffer, seconds in converted:
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
@@ -96,7 +97,8 @@ def format_table(results) -> str:
     threads = list(results["models"]["bidrn"]["latency_ms"])
     head = f"{'model':<22}{'size (MiB)':>12}" + "".join(f"{f'{t} thr (ms)':>14}" for t in threads)
     lines = [head]
-    names = {"bidrn": "BiDRN (LCE)", "bidrn_float16": "BiDRN (LCE, fp16 w)", "fp": "Hand4Whole FP32"}
+    names = {"bidrn": "BiDRN (LCE)", "bidrn_float16": "BiDRN (LCE, fp16 w)", "bidrn_int8w": "BiDRN (LCE, int8 w)",
+             "fp": "Hand4Whole FP32"}
     for method, entry in results["models"].items():
         lines.append(f"{names[method]:<22}{entry['size_bytes'] / 2**20:>12.2f}"
                      + "".join(f"{entry['latency_ms'][t]:>14.1f}" for t in threads))

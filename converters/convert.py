@@ -1,16 +1,17 @@
 """Convert a trained model to a verified ``.tflite`` + model card for Larq Compute Engine.
 
     python converters/convert.py --model bihrnet --method bidrn --checkpoint runs/bihrnet/ckpt-210 \
-        --output bihrnet.tflite --uint8_input [--input_size 256,192] [--int8 | --float16_weights] \
+        --output bihrnet.tflite --uint8_input [--input_size 256,192] [--int8 | --float_weights float16|int8] \
         [--allow_float_fallback]
 
 Binary models go through LCE, full-precision ones through the stock TFLite converter (``--converter``).
 The conversion is refused when a binary layer would run in float (unless ``--allow_float_fallback``),
 when a binary layer did not become ``LceBconv2d``, or when the converted model's output differs from
-Keras on a seeded input beyond the tolerance. ``--float16_weights`` stores the float convs' / dense
-layers' weights as float16 (half their bytes; BiDRN's file is mostly such weights): the float32
-conversion passes those checks first, then the float16 file is checked again (parity against
-``--float16_parity_rtol``) and its card says ``"float_weights": "float16"``. Writes ``OUT.tflite``
+Keras on a seeded input beyond the tolerance. ``--float_weights float16`` (or ``int8``, per output
+channel) stores the float convs' / dense layers' weights in half (a quarter) of their bytes (BiDRN's
+file is mostly such weights): the float32 conversion passes those checks first, then the written
+file is checked again (parity against ``--float_weights_parity_rtol``) and its card says
+``"float_weights": "float16"`` (``"int8"``). Writes ``OUT.tflite``
 and ``OUT.json`` (the model card the Android app and ``python -m bhpe_tf.infer`` read). Library:
 :mod:`bhpe_tf.conversion.export`.
 """

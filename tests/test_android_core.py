@@ -112,6 +112,7 @@ def _rejected_cards(card: dict):
         ("tf_version_empty", variant(lambda c: c["converter"].update(tensorflow_version=""))),
         ("float_weights_bfloat16", variant(lambda c: c["converter"].update(float_weights="bfloat16"))),
         ("float16_with_int8", variant(lambda c: c["converter"].update(float_weights="float16", int8=True))),
+        ("int8_weights_with_int8", variant(lambda c: c["converter"].update(float_weights="int8", int8=True))),
     ]
     return out
 

@@ -338,22 +338,29 @@ def test_library_input_errors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ float16 weights
-def test_float16_weights_keep_conversion_guarantees_and_parity():
-    """Float16 storage of the float weights: every binary layer still an LceBconv2d, no float fallbacks, the
-    float bytes halved; a full-precision network stays within FLOAT16_PARITY_RTOL of Keras (float16 rounding
-    only). A binary network's float16 parity is reported, not asserted: see FLOAT16_PARITY_RTOL's comment."""
+def _tiny_conversions():
+    """(method, model, float32 LCE flatbuffer, input) of the tiny keypoint network, binary and FP."""
     sys.path.insert(0, str(REPO / "tests"))
     from _tiny_models import tiny_keypoint_model
 
-    from bhpe_tf.conversion import binary_layers, convert, max_abs_difference, op_census
-    from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL, float16_weights, float_weight_bytes
+    from bhpe_tf.conversion import convert
 
     x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
     for method in ("bidrn", "fp"):
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(0)
         model = trained_like_state(tiny_keypoint_model(method, input_size=(32, 32)))
-        full = convert(model)
+        yield method, model, convert(model), x
+
+
+def test_float16_weights_keep_conversion_guarantees_and_parity():
+    """Float16 storage of the float weights: every binary layer still an LceBconv2d, no float fallbacks, the
+    float bytes halved; a full-precision network stays within FLOAT16_PARITY_RTOL of Keras (float16 rounding
+    only). A binary network's float16 parity is reported, not asserted: see FLOAT16_PARITY_RTOL's comment."""
+    from bhpe_tf.conversion import binary_layers, convert, max_abs_difference, op_census
+    from bhpe_tf.conversion.weight_storage import FLOAT16_PARITY_RTOL, float16_weights, float_weight_bytes
+
+    for method, model, full, x in _tiny_conversions():
         half = float16_weights(full, min_elements=16)  # the tiny convs have < 1024 weights (the default floor)
         assert len(op_census(convert(model, float16_weights=True)).float_fallbacks) == 0
         census = op_census(half)
@@ -371,71 +378,101 @@ def test_float16_weights_keep_conversion_guarantees_and_parity():
 
 
 def test_cli_float16_weights_smaller_file_same_guarantees(bihrnet_checkpoint, bihrnet_export, tmp_path, capsys):
-    """converters/convert.py --float16_weights: the same checkpoint gives a smaller file, every binary layer
-    still an LceBconv2d with zero float fallbacks (read again from the file), parity within the float16
-    tolerance (recomputed here), and the card says float16 (the float32 export's card says float32)."""
+    """converters/convert.py --float_weights float16: the same checkpoint gives a smaller file, every binary
+    layer still an LceBconv2d with zero float fallbacks (read again from the file), parity within the
+    storage's tolerance (recomputed here), and the card says so (the float32 export's card says float32)."""
+    storage = "float16"
     from bhpe_tf.conversion import binary_layers, op_census
-    from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL, float_weight_bytes
+    from bhpe_tf.conversion.weight_storage import STORAGE_PARITY_RTOL, float_weight_bytes
     from bhpe_tf.conversion.lce import predict
 
-    out = tmp_path / "bihrnet_fp16.tflite"
+    out = tmp_path / f"bihrnet_{storage}.tflite"
     result = ex.run_cli(["convert"], ex.options(
         model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_size=BIHRNET_SIZE,
-        uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float16_weights=True))
+        uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float_weights=storage))
     printed = capsys.readouterr().out
-    half, full = out.read_bytes(), bihrnet_export.tflite_path.read_bytes()
+    small, full = out.read_bytes(), bihrnet_export.tflite_path.read_bytes()
     card = mc.card_for_tflite(out)
-    assert card == result.card and card["file_size_bytes"] == len(half) < len(full) == result.float32_size_bytes
-    assert card["converter"]["float_weights"] == "float16" and card["converter"]["int8"] is False
+    assert card == result.card and card["file_size_bytes"] == len(small) < len(full) == result.float32_size_bytes
+    assert card["converter"]["float_weights"] == storage and card["converter"]["int8"] is False
     assert bihrnet_export.card["converter"]["float_weights"] == "float32"
-    assert float_weight_bytes(half)["float16"] > 0 and "float weights stored as float16" in printed
-    census = op_census(half)
+    assert float_weight_bytes(small)[storage] > 0 and f"float weights stored as {storage}" in printed
+    census = op_census(small)
     model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_size=(64, 32),
                           model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
     assert census.lce_bconv2d == len(binary_layers(model)) == card["census"]["lce_bconv2d"] > 20
     assert census.float_fallbacks == [] and card["census"]["float_fallbacks"] == []
     assert census.counts["DEQUANTIZE"] >= 1
-    parity = card["parity"]
-    assert parity["tolerance"] == pytest.approx(FLOAT16_PARITY_RTOL * parity["output_scale"])
+    parity, rtol = card["parity"], STORAGE_PARITY_RTOL[storage]
+    assert parity["tolerance"] == pytest.approx(rtol * parity["output_scale"])
     assert parity["max_abs_diff"] <= parity["tolerance"]
     assert result.float32_verification.max_abs_diff <= PARITY_RTOL * result.float32_verification.output_scale
     image = np.round(np.random.default_rng(0).uniform(0, 255, (1, 64, 32, 3)))
     keras_out = model(ex.IMAGENET.apply(image), training=False).numpy()
-    lite_out = predict(half, image.astype(np.uint8))[0]
-    assert np.max(np.abs(keras_out - lite_out)) <= FLOAT16_PARITY_RTOL * np.max(np.abs(keras_out))
+    lite_out = predict(small, image.astype(np.uint8))[0]
+    assert np.max(np.abs(keras_out - lite_out)) <= rtol * np.max(np.abs(keras_out))
 
 
-def test_float16_weights_refusals(tmp_path):
-    """--float16_weights with --int8 is a one-line error before anything is built; a float16 file beyond its
-    parity tolerance is refused naming the float16 rounding (the float32 file passed); the card's
-    float_weights is optional (older cards) and checked."""
+def test_int8_weights_export_of_a_float_network_and_refusal_for_a_binary_one(bihrnet_checkpoint, tmp_path):
+    """--float_weights int8 (per-channel weights, float32 compute): a full-precision network exports within
+    INT8_WEIGHTS_PARITY_RTOL with a quarter of the float bytes and a card saying int8; the test BiHRNet's
+    int8 file is refused (the float32 file passed): its rounded float weights flip binary activations and
+    the flips spread (outputs off by ~80 % of their range), so no int8 file is written for it."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from _tiny_models import tiny_keypoint_model
+
+    from bhpe_tf.conversion.weight_storage import INT8_WEIGHTS_PARITY_RTOL, float_weight_bytes
+
+    model = trained_like_state(tiny_keypoint_model("fp", input_size=(32, 32)))
+    result = ex.export(model, tmp_path / "fp_int8.tflite", model_name="hrnet_w32", method="fp", float_weights="int8")
+    card, data = result.card, result.tflite_path.read_bytes()
+    assert card["converter"]["float_weights"] == "int8" and len(data) < result.float32_size_bytes
+    assert float_weight_bytes(data)["int8"] > 0 and card["census"]["float_fallbacks"] == []
+    assert card["parity"]["tolerance"] == pytest.approx(INT8_WEIGHTS_PARITY_RTOL * card["parity"]["output_scale"])
+    assert card["parity"]["max_abs_diff"] <= card["parity"]["tolerance"]
+    with pytest.raises(ConversionError, match="with --float_weights int8 .*float32 file passed"):
+        ex.run_cli(["convert"], ex.options(
+            model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(tmp_path / "b.tflite"),
+            input_size=BIHRNET_SIZE, uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float_weights="int8"))
+    assert not list(tmp_path.glob("b.*"))
+
+
+def test_reduced_float_weights_refusals(tmp_path):
+    """--float_weights float16 / int8 with --int8 is a one-line error before anything is built; a file beyond
+    its parity tolerance is refused naming the rounding (the float32 file passed); the card's float_weights
+    is optional (older cards) and checked."""
     proc = run_script("converters/convert.py", "--model", "bihrnet", "--method", "bidrn", "--random_init",
-                      "--int8", "--float16_weights", "--output", tmp_path / "x.tflite")
+                      "--int8", "--float_weights", "int8", "--output", tmp_path / "x.tflite")
     assert proc.returncode == 2, proc.stderr
     lines = error_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: ") and "exclude each other" in lines[0], proc.stderr
+    with pytest.raises(InvalidInputError, match="--float_weights must be one of float32, float16, int8"):
+        ex.check_weight_storage(int8=False, float_weights="bfloat16")
     sys.path.insert(0, str(REPO / "tests"))
     from _tiny_models import tiny_keypoint_model
 
     model = trained_like_state(tiny_keypoint_model("fp", input_size=(32, 32)))
-    with pytest.raises(ConversionError, match="with --float16_weights .*float32 file passed.*float16_parity_rtol"):
-        ex.export(model, tmp_path / "fp.tflite", model_name="hrnet_w32", method="fp", float16_weights=True,
-                  float16_parity_rtol=1e-12)
+    for storage in ("float16", "int8"):
+        with pytest.raises(ConversionError,
+                           match=f"with --float_weights {storage} .*float32 file passed.*float_weights_parity_rtol"):
+            ex.export(model, tmp_path / "fp.tflite", model_name="hrnet_w32", method="fp", float_weights=storage,
+                      float_weights_parity_rtol=1e-12)
     assert not list(tmp_path.glob("fp.*"))
     card = _card()
     assert "float_weights" not in card["converter"] and mc.validate_model_card(card) is card
-    for value in ("float16", "float32"):
+    for value in ("float16", "float32", "int8"):
         mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights=value)))
-    with pytest.raises(InvalidInputError, match="converter.float_weights: must be one of float32, float16"):
+    with pytest.raises(InvalidInputError, match="converter.float_weights: must be one of float32, float16, int8"):
         mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights="bfloat16")))
-    with pytest.raises(InvalidInputError, match="converter.float_weights: float16 weights and int8 exclude"):
-        mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights="float16", int8=True)))
+    for value in ("float16", "int8"):
+        with pytest.raises(InvalidInputError, match=f"converter.float_weights: {value} weights and int8 exclude"):
+            mc.validate_model_card(dict(card, converter=dict(card["converter"], float_weights=value, int8=True)))
 
 
 def test_census_reads_binary_valued_filters_through_float16():
     """A binary-valued filter computed by a float CONV_2D is a fallback also when stored as float16."""
     from bhpe_tf.conversion import convert_float, op_census
-    from bhpe_tf.conversion.fp16 import float16_weights
+    from bhpe_tf.conversion.weight_storage import float16_weights
 
     image = tf.keras.Input((16, 16, 8))
     conv = tf.keras.layers.Conv2D(16, 3, use_bias=False, name="pm_alpha")
@@ -446,3 +483,59 @@ def test_census_reads_binary_valued_filters_through_float16():
     half = float16_weights(full, min_elements=16)
     assert op_census(half).counts.get("DEQUANTIZE") == 1
     assert len(op_census(full).float_fallbacks) == len(op_census(half).float_fallbacks) == 1
+
+
+# --------------------------------------------------------------------------------------------- int8 weights
+def test_int8_weights_keep_conversion_guarantees_and_parity():
+    """Per-channel int8 storage of the float weights (activations stay float32): every binary layer still an
+    LceBconv2d, no float fallbacks, the float bytes quartered; each stored weight is round(w / s_c) with
+    s_c = max |w_c| / 127 per output channel, by hand; a full-precision network stays within
+    INT8_WEIGHTS_PARITY_RTOL of Keras."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from bhpe_tf.conversion import binary_layers, max_abs_difference, op_census
+    from bhpe_tf.conversion.weight_storage import INT8_WEIGHTS_PARITY_RTOL, float_weight_bytes, int8_weights
+
+    for method, model, full, x in _tiny_conversions():
+        small = int8_weights(full, min_elements=16)
+        census = op_census(small)
+        assert census.lce_bconv2d == len(binary_layers(model)) and census.float_fallbacks == []
+        assert census.counts.get("DEQUANTIZE", 0) >= 2  # stem and head
+        bytes32, bytes8 = float_weight_bytes(full), float_weight_bytes(small)
+        assert bytes8["int8"] * 4 == bytes32["float32"] - bytes8.get("float32", 0)
+        # one stored filter against the formula
+        before = flatbuffer_utils.convert_bytearray_to_object(bytearray(full)).subgraphs[0]
+        after = flatbuffer_utils.convert_bytearray_to_object(bytearray(small))
+        graph = after.subgraphs[0]
+        stored = next(t for t in graph.tensors if t.type == 9)
+        name = stored.name.decode()[:-len("_int8")]
+        original = next(t for t in before.tensors if t.name.decode() == name)
+        w = np.frombuffer(bytes(bytearray(flatbuffer_utils.convert_bytearray_to_object(bytearray(full))
+                                            .buffers[original.buffer].data)), np.float32).reshape(original.shape)
+        axis = stored.quantization.quantizedDimension
+        others = tuple(a for a in range(w.ndim) if a != axis)
+        scale = np.abs(w).max(axis=others) / 127
+        np.testing.assert_allclose(stored.quantization.scale, scale, rtol=1e-6)
+        q = np.frombuffer(bytes(bytearray(after.buffers[stored.buffer].data)), np.int8).reshape(w.shape)
+        expected = np.round(np.moveaxis(w, axis, 0) / scale.reshape((-1,) + (1,) * (w.ndim - 1)))
+        np.testing.assert_array_equal(np.moveaxis(q, axis, 0), expected)
+        diff, scale_out = max_abs_difference(model, small, x, use_indirect_bgemm=True)
+        if method == "fp":
+            assert diff <= INT8_WEIGHTS_PARITY_RTOL * scale_out, (diff, scale_out)
+        print(f"{method}: int8-weight parity vs Keras max |diff| / max |out| = {diff / scale_out:.2e}")
+
+
+def test_census_reads_binary_valued_filters_through_int8():
+    """A binary-valued filter computed by a float CONV_2D is a fallback also when stored as per-channel int8."""
+    from bhpe_tf.conversion import convert_float, op_census
+    from bhpe_tf.conversion.weight_storage import int8_weights
+
+    image = tf.keras.Input((16, 16, 8))
+    conv = tf.keras.layers.Conv2D(16, 3, use_bias=False, name="pm_alpha")
+    model = tf.keras.Model(image, conv(image))
+    signs = np.sign(np.random.default_rng(0).normal(size=conv.kernel.shape)).astype(np.float32)
+    conv.set_weights([signs * np.linspace(0.1, 0.9, 16, dtype=np.float32)])  # +-alpha_c per output channel
+    full = convert_float(model)
+    small = int8_weights(full, min_elements=16)
+    assert op_census(small).counts.get("DEQUANTIZE") == 1
+    assert len(op_census(full).float_fallbacks) == len(op_census(small).float_fallbacks) == 1

@@ -115,15 +115,26 @@ def op_census(flatbuffer: bytes) -> Census:
         tensor = graph.tensors[tensor_index]
         data = model.buffers[tensor.buffer].data
         if data is None or len(data) == 0:
-            # a float16-stored weight (bhpe_tf.conversion.fp16): FLOAT16 constant -> DEQUANTIZE -> filter
+            # a float16- or int8-stored weight (bhpe_tf.conversion.weight_storage): constant -> DEQUANTIZE -> filter
             producer = producers.get(int(tensor_index))
             if producer is not None and depth == 0 and op_names[graph.operators[producer].opcodeIndex] == "DEQUANTIZE":
                 return constant(int(graph.operators[producer].inputs[0]), depth + 1)
             return None
-        dtypes = {0: np.float32, 1: np.float16}  # tflite TensorType FLOAT32, FLOAT16
+        dtypes = {0: np.float32, 1: np.float16, 9: np.int8}  # tflite TensorType FLOAT32, FLOAT16, INT8
         if tensor.type not in dtypes:
             return None
-        return np.frombuffer(bytes(bytearray(data)), dtype=dtypes[tensor.type]).astype(np.float32).reshape(tensor.shape)
+        values = np.frombuffer(bytes(bytearray(data)), dtype=dtypes[tensor.type]).astype(np.float32).reshape(tensor.shape)
+        quantization = tensor.quantization
+        if tensor.type == 9:  # int8 weights: dequantize per channel (scale along quantizedDimension)
+            if quantization is None or quantization.scale is None or len(quantization.scale) == 0:
+                return None
+            shape = [1] * values.ndim
+            shape[int(quantization.quantizedDimension)] = -1
+            zero = np.asarray(quantization.zeroPoint if quantization.zeroPoint is not None else [0], np.float32)
+            scale = np.asarray(quantization.scale, np.float32)
+            values = (values - zero.reshape(shape if zero.size > 1 else [1] * values.ndim)) * \
+                scale.reshape(shape if scale.size > 1 else [1] * values.ndim)
+        return values
 
     counts = collections.Counter()
     fallbacks = []

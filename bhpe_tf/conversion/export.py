@@ -13,9 +13,10 @@ This is the library behind ``converters/convert.py``. The steps, each a public f
    (full-precision models, ``converter="tflite"``).
 4. :func:`verify`: op census (no float fallbacks unless allowed; every binary layer became an
    ``LceBconv2d``) and Keras-vs-interpreter parity on a seeded input.
-5. :func:`float16_file` (``float16_weights``): the float convs' / dense layers' weights stored as
-   float16 (:mod:`bhpe_tf.conversion.fp16`), after the float32 file passed :func:`verify`; the
-   float16 file is verified again, its parity against ``FLOAT16_PARITY_RTOL``.
+5. :func:`reduced_weights_file` (``float_weights="float16"`` or ``"int8"``): the float convs' / dense
+   layers' weights stored in float16 or per-channel int8 (:mod:`bhpe_tf.conversion.weight_storage`),
+   after the float32 file passed :func:`verify`; that file is verified again, its parity against the
+   storage's tolerance (``STORAGE_PARITY_RTOL``).
 6. :func:`export`: all of the above, then the ``.tflite`` and its card ``.json`` written atomically.
 
 Normalisation defaults (recorded in the card, :data:`DEFAULT_NORMALIZATION`): HRNet / BiHRNet see
@@ -37,7 +38,7 @@ import tensorflow as tf
 import bhpe_tf
 from bhpe_tf.conversion import model_card as mc
 from bhpe_tf.conversion.census import Census, op_census
-from bhpe_tf.conversion.fp16 import FLOAT16_PARITY_RTOL
+from bhpe_tf.conversion.weight_storage import STORAGE_PARITY_RTOL, WEIGHT_STORAGES, store_weights
 from bhpe_tf.conversion.lce import binary_layers, convert, convert_float, float_fallback_layers, interpreter
 from bhpe_tf.conversion.parity import PARITY_RTOL
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
@@ -56,7 +57,7 @@ KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
 # and recorded, not enforced.
 DEFAULT_INT8_RANGE = (-3.0, 3.0)
 # The card's converter.float_weights: how the float convs' / dense layers' weights are stored.
-FLOAT_WEIGHTS_FLOAT32, FLOAT_WEIGHTS_FLOAT16 = mc.FLOAT_WEIGHTS
+assert tuple(mc.FLOAT_WEIGHTS) == WEIGHT_STORAGES, "the card's float_weights values are the storages"
 HEATMAP_DECODING = "argmax_quarter_offset"
 
 
@@ -369,8 +370,7 @@ def is_full_precision(model: tf.keras.Model) -> bool:
 
 
 def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8: bool = False,
-                       int8_range=DEFAULT_INT8_RANGE, allow_float_fallback: bool = False, target: str = "arm",
-                       float16_weights: bool = False) -> tuple:
+                       int8_range=DEFAULT_INT8_RANGE, allow_float_fallback: bool = False, target: str = "arm") -> tuple:
     """Flatbuffer bytes and the converter target used (``"arm"`` for LCE, ``"tflite"`` for stock)."""
     if converter not in ("auto", "lce", "tflite"):
         raise InvalidInputError(f"converter must be auto, lce or tflite, got {converter!r}")
@@ -384,17 +384,12 @@ def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8:
         if int8:
             raise ConversionError("--int8 needs the LCE converter (dummy int8 ranges); drop --converter tflite")
         try:
-            data = convert_float(deploy)
-            if float16_weights:
-                from bhpe_tf.conversion.fp16 import float16_weights as to_float16
-
-                data = to_float16(data)
-            return data, "tflite"
+            return convert_float(deploy), "tflite"
         except Exception as err:  # noqa: BLE001  (converter errors carry no useful type)
             raise ConversionError(f"TFLite conversion failed: {str(err).strip().splitlines()[0]}") from None
     try:
         data = convert(deploy, target=target, int8_range=tuple(int8_range) if int8 else None,
-                       allow_float_fallback=allow_float_fallback, float16_weights=float16_weights)
+                       allow_float_fallback=allow_float_fallback)
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001
@@ -588,35 +583,39 @@ def verify(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, norm
     raise ConversionError(message)
 
 
-def check_weight_storage(*, int8: bool, float16_weights: bool) -> None:
-    """Refuse (``InvalidInputError``) float16 weight storage together with int8."""
-    if int8 and float16_weights:
-        raise InvalidInputError("--float16_weights and --int8 exclude each other (int8 already stores the float "
-                                "parts in 8 bits); pass one of them")
+def check_weight_storage(*, int8: bool, float_weights: str) -> None:
+    """Refuse (``InvalidInputError``) an unknown weight storage, or float16 / int8 weight storage
+    together with int8 activation ranges."""
+    if float_weights not in WEIGHT_STORAGES:
+        raise InvalidInputError(f"--float_weights must be one of {', '.join(WEIGHT_STORAGES)}, got {float_weights!r}")
+    if int8 and float_weights != "float32":
+        raise InvalidInputError(f"--float_weights {float_weights} and --int8 exclude each other (int8 already stores "
+                                "the float parts in 8 bits); pass one of them")
 
 
-def float16_file(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, normalization: Normalization,
-                 allow_float_fallback: bool = False, parity_rtol: float = FLOAT16_PARITY_RTOL,
-                 source_model: Optional[tf.keras.Model] = None) -> tuple:
-    """The verified float32 ``flatbuffer`` with its float weights stored as float16, and its
-    :class:`Verification` (the same census checks; parity against ``parity_rtol``).
+def reduced_weights_file(deploy: tf.keras.Model, flatbuffer: bytes, *, float_weights: str, uint8_input: bool,
+                         normalization: Normalization, allow_float_fallback: bool = False,
+                         parity_rtol: Optional[float] = None, source_model: Optional[tf.keras.Model] = None) -> tuple:
+    """The verified float32 ``flatbuffer`` with its float weights stored as ``float_weights`` (float16 or
+    int8), and its :class:`Verification` (the same census checks; parity against ``parity_rtol``,
+    default the storage's ``STORAGE_PARITY_RTOL``).
 
     The float32 file is verified first (:func:`verify` at the strict tolerance, by the caller), so a
-    miss here is the float16 rounding of the weights, not a conversion error: a rounded weight can move
-    a binary activation across its threshold and the flipped sign spreads (see
-    :data:`bhpe_tf.conversion.fp16.FLOAT16_PARITY_RTOL`); such a model is refused with that reason."""
-    from bhpe_tf.conversion.fp16 import float16_weights
-
-    half = float16_weights(flatbuffer)
+    miss here is the rounding of the weights, not a conversion error: a rounded weight can move a
+    binary activation across its threshold and the flipped sign spreads (see
+    :data:`bhpe_tf.conversion.weight_storage.FLOAT16_PARITY_RTOL`); such a model is refused with that reason."""
+    parity_rtol = STORAGE_PARITY_RTOL[float_weights] if parity_rtol is None else parity_rtol
+    smaller = store_weights(flatbuffer, float_weights)
     try:
-        verification = verify(deploy, half, uint8_input=uint8_input, normalization=normalization,
+        verification = verify(deploy, smaller, uint8_input=uint8_input, normalization=normalization,
                               allow_float_fallback=allow_float_fallback, parity_rtol=parity_rtol,
                               source_model=source_model)
     except ConversionError as err:
-        raise ConversionError(f"with --float16_weights (the float32 file passed): {err}; the float16 rounding "
-                              "of the float weights moves this model's output: convert without --float16_weights, "
-                              "or accept it with a wider --float16_parity_rtol") from None
-    return half, verification
+        raise ConversionError(f"with --float_weights {float_weights} (the float32 file passed): {err}; the "
+                              f"{float_weights} rounding of the float weights moves this model's output: convert "
+                              "with --float_weights float32, or accept it with a wider "
+                              "--float_weights_parity_rtol") from None
+    return smaller, verification
 
 
 # --------------------------------------------------------------------------- model card
@@ -641,7 +640,7 @@ def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: 
                deploy: tf.keras.Model, verification: Verification, uint8_input: bool,
                normalization: Normalization, crop: CropSpec, target: str, int8: bool,
                keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
-               float_weights: str = FLOAT_WEIGHTS_FLOAT32) -> dict:
+               float_weights: str = "float32") -> dict:
     import larq_compute_engine as lce
 
     from bhpe_tf import provenance as prov
@@ -693,7 +692,7 @@ class ExportResult:
     card_path: Path
     card: dict
     verification: Verification  # of the written file
-    # With float16 weights: the float32 file the float16 one was made from (its size and verification).
+    # With float16 / int8 weights: the float32 file the written one was made from (its size and verification).
     float32_size_bytes: Optional[int] = None
     float32_verification: Optional[Verification] = None
 
@@ -703,17 +702,18 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
            crop: Optional[CropSpec] = None, int8: bool = False, int8_range=DEFAULT_INT8_RANGE,
            allow_float_fallback: bool = False, converter: str = "auto", parity_rtol: float = PARITY_RTOL,
            keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
-           float16_weights: bool = False, float16_parity_rtol: float = FLOAT16_PARITY_RTOL) -> ExportResult:
+           float_weights: str = "float32", float_weights_parity_rtol: Optional[float] = None) -> ExportResult:
     """Convert ``model`` and write ``output`` (``.tflite``) and its card (``.json``, same stem).
 
     ``provenance`` (:mod:`bhpe_tf.provenance`) is what the weights were learned from; the card
-    records ``unknown`` without it. ``float16_weights``: the written file stores the float weights as
-    float16 (:func:`float16_file`; the float32 conversion is verified at ``parity_rtol`` first, the
-    float16 file at ``float16_parity_rtol``); the card's ``converter.float_weights`` says which."""
+    records ``unknown`` without it. ``float_weights`` (``"float16"`` / ``"int8"``): the written file
+    stores the float weights so (:func:`reduced_weights_file`; the float32 conversion is verified at
+    ``parity_rtol`` first, the written file at ``float_weights_parity_rtol``, default the storage's);
+    the card's ``converter.float_weights`` says which."""
     output = Path(output)
     if output.suffix != ".tflite":
         raise InvalidInputError(f"output must end in .tflite, got {output}")
-    check_weight_storage(int8=int8, float16_weights=float16_weights)
+    check_weight_storage(int8=int8, float_weights=float_weights)
     task = task or TASK_OF_MODEL.get(model_name, "keypoints_2d")
     if task not in mc.TASKS:
         raise InvalidInputError(f"task must be one of {', '.join(mc.TASKS)}, got {task!r}")
@@ -729,16 +729,16 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
                           allow_float_fallback=allow_float_fallback, int8=int8, parity_rtol=parity_rtol,
                           source_model=model)
     float32_size = float32_verification = None
-    if float16_weights:
+    if float_weights != "float32":
         float32_size, float32_verification = len(flatbuffer), verification
-        flatbuffer, verification = float16_file(deploy, flatbuffer, uint8_input=uint8_input,
-                                                normalization=normalization, allow_float_fallback=allow_float_fallback,
-                                                parity_rtol=float16_parity_rtol, source_model=model)
+        flatbuffer, verification = reduced_weights_file(
+            deploy, flatbuffer, float_weights=float_weights, uint8_input=uint8_input, normalization=normalization,
+            allow_float_fallback=allow_float_fallback, parity_rtol=float_weights_parity_rtol, source_model=model)
     card = build_card(flatbuffer=flatbuffer, tflite_file=output.name, model_name=model_name, method=method,
                       task=task, deploy=deploy, verification=verification, uint8_input=uint8_input,
                       normalization=normalization, crop=crop, target=target, int8=int8,
                       keypoint_dataset=keypoint_dataset, provenance=provenance,
-                      float_weights=FLOAT_WEIGHTS_FLOAT16 if float16_weights else FLOAT_WEIGHTS_FLOAT32)
+                      float_weights=float_weights)
     mc.atomic_write_bytes(output, flatbuffer)
     card_path = mc.write_model_card(card, mc.card_path_for(output), tflite_bytes=flatbuffer)
     return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification,
@@ -758,9 +758,10 @@ def summary_lines(result: ExportResult) -> list:
     ]
     if result.float32_verification is not None:
         v32 = result.float32_verification
-        lines.append(f"float weights stored as float16: {card['file_size_bytes'] / 2 ** 20:.2f} MiB (float32 weights: "
+        storage = card["converter"]["float_weights"]
+        lines.append(f"float weights stored as {storage}: {card['file_size_bytes'] / 2 ** 20:.2f} MiB (float32 weights: "
                      f"{result.float32_size_bytes / 2 ** 20:.2f} MiB); the float32 conversion's parity: max |Keras - LCE| "
-                     f"{v32.max_abs_diff:.3g} (tolerance {v32.tolerance:.3g}); the float16 file's below")
+                     f"{v32.max_abs_diff:.3g} (tolerance {v32.tolerance:.3g}); the {storage} file's below")
     for fallback in v.census.float_fallbacks:
         lines.append(f"  float fallback: {fallback.describe()}")
     for layer in v.expected_fallback_layers:
@@ -791,11 +792,12 @@ def define_flags():
     flags.DEFINE_string("output", None, "output .tflite path; the model card is written next to it (.json)")
     flags.DEFINE_bool("int8", False, "LCE dummy int8 quantization of the float parts (latency experiments; "
                       "parity is reported, not enforced)")
-    flags.DEFINE_bool("float16_weights", False, "store the float convs' / dense layers' weights as float16 (half "
-                      "their bytes, computed in float32); the float32 conversion is verified first, then the "
-                      "float16 file's parity against --float16_parity_rtol; not with --int8")
-    flags.DEFINE_float("float16_parity_rtol", FLOAT16_PARITY_RTOL, "parity tolerance of the --float16_weights file, "
-                       "relative to the largest output")
+    flags.DEFINE_enum("float_weights", "float32", list(WEIGHT_STORAGES), "storage of the float convs' / dense "
+                      "layers' weights: float32, float16 (half their bytes) or int8 (per output channel, a quarter), "
+                      "computed in float32 either way; the float32 conversion is verified first, then the written "
+                      "file's parity against --float_weights_parity_rtol; not with --int8")
+    flags.DEFINE_float("float_weights_parity_rtol", None, "parity tolerance of a --float_weights float16 / int8 file, "
+                       "relative to the largest output (default: 1e-2 for float16, 5e-2 for int8)")
     flags.DEFINE_bool("allow_float_fallback", False, "accept binary layers that LCE runs in float (listed in the "
                       "report and the card's census)")
     flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH of the deployment input, e.g. 256,192 "
@@ -815,8 +817,8 @@ def define_flags():
 FLAG_DEFAULTS = {"model": None, "method": None, "checkpoint": None, "saved_model": None, "random_init": False,
                  "output": None, "int8": False, "allow_float_fallback": False, "input_size": None,
                  "uint8_input": False, "model_kwargs": None, "converter": "auto", "parity_rtol": PARITY_RTOL,
-                 "keypoints": None, "mean": None, "std": None, "float16_weights": False,
-                 "float16_parity_rtol": FLOAT16_PARITY_RTOL}
+                 "keypoints": None, "mean": None, "std": None, "float_weights": "float32",
+                 "float_weights_parity_rtol": None}
 
 
 def options(**overrides):
@@ -854,7 +856,7 @@ def run_from_flags(flag_values) -> ExportResult:
         raise InvalidInputError(f"--output must end in .tflite, got {f.output}")
     if f.checkpoint is None and f.saved_model is None and not f.random_init:
         raise InvalidInputError("pass --checkpoint or --saved_model (or --random_init for a latency experiment)")
-    check_weight_storage(int8=f.int8, float16_weights=f.float16_weights)  # before the (slow) build
+    check_weight_storage(int8=f.int8, float_weights=f.float_weights)  # before the (slow) build
     from bhpe_tf.models import get_builder
 
     get_builder(f.model)  # unknown model -> one line listing the valid names
@@ -878,8 +880,8 @@ def run_from_flags(flag_values) -> ExportResult:
     return export(model, f.output, model_name=f.model, method=f.method, input_size=input_size,
                   uint8_input=f.uint8_input, normalization=normalization, int8=f.int8,
                   allow_float_fallback=f.allow_float_fallback, converter=f.converter, parity_rtol=f.parity_rtol,
-                  keypoint_dataset=f.keypoints, provenance=provenance, float16_weights=f.float16_weights,
-                  float16_parity_rtol=f.float16_parity_rtol)
+                  keypoint_dataset=f.keypoints, provenance=provenance, float_weights=f.float_weights,
+                  float_weights_parity_rtol=f.float_weights_parity_rtol)
 
 
 def run_cli(argv, flag_values=None):

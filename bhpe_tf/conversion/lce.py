@@ -137,7 +137,7 @@ def convert(model: tf.keras.Model, *, target: str = "arm", int8_range=None,
     The refusal happens before conversion and names the offending layers, unless
     ``allow_float_fallback`` is set. Spatial dimensions of the input must be fixed.
     ``float16_weights``: store the float convs' / dense layers' weights as float16 (half their bytes,
-    computed in float32; :mod:`bhpe_tf.conversion.fp16`); not with ``int8_range``.
+    computed in float32; :mod:`bhpe_tf.conversion.weight_storage`); not with ``int8_range``.
     """
     if float16_weights and int8_range is not None:
         raise ConversionError("float16_weights and int8 ranges exclude each other: int8 already stores the float "
@@ -145,7 +145,7 @@ def convert(model: tf.keras.Model, *, target: str = "arm", int8_range=None,
     flatbuffer = _convert_lce(model, target=target, int8_range=int8_range, inference_input_type=inference_input_type,
                               allow_float_fallback=allow_float_fallback)
     if float16_weights:
-        from bhpe_tf.conversion.fp16 import float16_weights as to_float16
+        from bhpe_tf.conversion.weight_storage import float16_weights as to_float16
 
         flatbuffer = to_float16(flatbuffer)
     return flatbuffer

@@ -18,7 +18,7 @@ the benchmark CLI, the Android app's Java reader). Schema, version 1 (keep exact
      "parity": {"max_abs_diff": float, "output_scale": float, "tolerance": float,
                 "input": "seeded uniform [0,255] image, seed 0"},
      "converter": {"target": "arm" | "tflite", "int8": bool, "lce_version": str, "tensorflow_version": str,
-                   "float_weights": "float32" | "float16"},
+                   "float_weights": "float32" | "float16" | "int8"},
      "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown",
                     "summary": str, "details": {...}}}
 
@@ -59,10 +59,11 @@ Meaning of the fields a consumer must get right:
   the embedded synthetic demo data (``infer`` then warns that its keypoints are not a real model's),
   fresh weights (``--random_init``) or unknown. ``summary`` is one line for people.
 * ``converter.float_weights``: how the float convs' / dense layers' weights are stored in the
-  flatbuffer: ``"float32"``, or ``"float16"`` behind a ``DEQUANTIZE`` (``--float16_weights``,
-  :mod:`bhpe_tf.conversion.fp16`: half the bytes, computed in float32). For a float16 file ``parity``
-  is the float16 file's, with ``tolerance = FLOAT16_PARITY_RTOL * output_scale``; the float32
-  conversion it was made from passed the ``PARITY_RTOL`` check first. Not with ``int8``.
+  flatbuffer: ``"float32"``, or ``"float16"`` / ``"int8"`` (per output channel) behind a ``DEQUANTIZE``
+  (``--float_weights``, :mod:`bhpe_tf.conversion.weight_storage`: half / a quarter of the bytes, computed
+  in float32). For such a file ``parity`` is its own, with ``tolerance = rtol * output_scale`` (default
+  rtol ``STORAGE_PARITY_RTOL`` of the storage); the float32 conversion it was made from passed the
+  ``PARITY_RTOL`` check first. Not with ``int8`` (dummy int8 activation ranges).
 * ``converter.target``: LCE's target (``"arm"``) or ``"tflite"`` for the stock TFLite converter
   (full-precision models converted without LCE; ``lce_version`` is then still recorded).
 """
@@ -105,7 +106,7 @@ CENSUS_KEYS = ("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d")
 PARITY_KEYS = ("max_abs_diff", "output_scale", "tolerance", "input")
 CONVERTER_KEYS = ("target", "int8", "lce_version", "tensorflow_version")
 OPTIONAL_CONVERTER_KEYS = ("float_weights",)
-FLOAT_WEIGHTS = ("float32", "float16")
+FLOAT_WEIGHTS = ("float32", "float16", "int8")
 OPTIONAL_TOP_KEYS = ("provenance",)
 
 
@@ -281,8 +282,8 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
     if "float_weights" in conv:
         _check(conv["float_weights"] in FLOAT_WEIGHTS, "converter.float_weights",
                f"must be one of {', '.join(FLOAT_WEIGHTS)}, got {conv['float_weights']!r}")
-        _check(not (conv["float_weights"] == "float16" and conv["int8"]), "converter.float_weights",
-               "float16 weights and int8 exclude each other")
+        _check(not (conv["float_weights"] != "float32" and conv["int8"]), "converter.float_weights",
+               f"{conv['float_weights']} weights and int8 exclude each other")
 
     if "provenance" in card:
         from bhpe_tf.provenance import validate as validate_provenance

@@ -35,14 +35,14 @@ import java.util.TreeSet;
  *  "census": {"op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d"},
  *  "parity": {"max_abs_diff", "output_scale", "tolerance", "input"},
  *  "converter": {"target": "arm" | "xcore" | "tflite", "int8", "lce_version", "tensorflow_version",
- *                "float_weights": "float32" | "float16"},
+ *                "float_weights": "float32" | "float16" | "int8"},
  *  "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown", "summary", "details"}}
  * </pre>
  *
  * {@code provenance} is the one optional top-level key (what the weights were learned from; cards written before
  * it existed lack it and read as {@link Provenance#UNKNOWN}); {@code converter.float_weights} is the one optional
- * nested key (how the float weights are stored; absent reads as {@code "float32"}, and {@code "float16"} excludes
- * {@code int8}).
+ * nested key (how the float weights are stored; absent reads as {@code "float32"}; {@code "float16"} and
+ * {@code "int8"} (per output channel) exclude {@code int8}).
  *
  * Normalisation: the network sees {@code ((x * scale) - mean) / std} for the RGB byte {@code x}; with
  * {@code input.dtype == "uint8"} that happens inside the graph and the caller feeds raw bytes, with
@@ -75,7 +75,7 @@ public final class ModelCard {
     static final List<String> PARITY_KEYS = listOf("max_abs_diff", "output_scale", "tolerance", "input");
     static final List<String> CONVERTER_KEYS = listOf("target", "int8", "lce_version", "tensorflow_version");
     static final List<String> OPTIONAL_CONVERTER_KEYS = listOf("float_weights");
-    public static final List<String> FLOAT_WEIGHTS = listOf("float32", "float16");
+    public static final List<String> FLOAT_WEIGHTS = listOf("float32", "float16", "int8");
     static final List<String> OPTIONAL_TOP_KEYS = listOf("provenance");
     static final List<String> PROVENANCE_KEYS = listOf("kind", "summary", "details");
     public static final List<String> PROVENANCE_KINDS = listOf("imported", "dataset", "synthetic", "untrained", "unknown");
@@ -227,7 +227,7 @@ public final class ModelCard {
         public final boolean int8;
         public final String lceVersion;
         public final String tensorflowVersion;
-        /** {@code "float32"} or {@code "float16"} (float weights behind a DEQUANTIZE; computed in float32). */
+        /** {@code "float32"}, {@code "float16"} or {@code "int8"} (float weights behind a DEQUANTIZE; computed in float32). */
         public final String floatWeights;
 
         Converter(String target, boolean int8, String lceVersion, String tensorflowVersion, String floatWeights) {
@@ -429,8 +429,8 @@ public final class ModelCard {
             check(FLOAT_WEIGHTS.contains(conv.get("float_weights")), "converter.float_weights",
                     "must be one of " + join(FLOAT_WEIGHTS) + ", got " + repr(conv.get("float_weights")));
             floatWeights = (String) conv.get("float_weights");
-            check(!("float16".equals(floatWeights) && (Boolean) conv.get("int8")), "converter.float_weights",
-                    "float16 weights and int8 exclude each other");
+            check(!(!"float32".equals(floatWeights) && (Boolean) conv.get("int8")), "converter.float_weights",
+                    floatWeights + " weights and int8 exclude each other");
         }
         converter = new Converter((String) conv.get("target"), (Boolean) conv.get("int8"), lce, tfv, floatWeights);
 

@@ -81,11 +81,15 @@ public class ModelCardTest {
         Map<String, Object> card = TestJson.parseMutable(TestJson.validKeypointCard());
         TestJson.obj(card, "converter").put("float_weights", "float16");
         assertEquals("float16", ModelCard.parse(TestJson.write(card)).converter.floatWeights);
+        TestJson.obj(card, "converter").put("float_weights", "int8");
+        assertEquals("int8", ModelCard.parse(TestJson.write(card)).converter.floatWeights);
         expectCardError("converter.float_weights", c -> TestJson.obj(c, "converter").put("float_weights", "bfloat16"));
-        expectCardError("converter.float_weights", c -> {
-            TestJson.obj(c, "converter").put("float_weights", "float16");
-            TestJson.obj(c, "converter").put("int8", true);
-        });
+        for (String storage : new String[] {"float16", "int8"}) {
+            expectCardError("converter.float_weights", c -> {
+                TestJson.obj(c, "converter").put("float_weights", storage);
+                TestJson.obj(c, "converter").put("int8", true);
+            });
+        }
         expectCardError("converter", c -> TestJson.obj(c, "converter").put("float_bits", 16L));
     }
 
