@@ -57,8 +57,11 @@ def test_training_on_the_fixtures_lowers_the_loss_and_reports_mpvpe(run):
     summary, losses = run["summary"], run["losses"]
     assert summary["final_step"] == STEPS and len(losses) == STEPS
     # Batches of 2 make single steps noisy (1.4-5.3, by sample): the first epoch (9 steps, all 18 samples)
-    # against the last one; seed 0 measured 3.47 -> 2.52 (x0.73).
-    assert np.mean(losses[-9:]) < 0.8 * np.mean(losses[:9]), losses
+    # against the last one. The data and the first steps are deterministic, the later steps are not
+    # (multi-threaded float reductions): six runs of seed 0 on 2 cores gave x0.68-0.81 (first epoch
+    # 3.24-3.30, last 2.20-2.62), so the bound leaves room for that spread; an untrained or diverging
+    # run stays near x1 or above.
+    assert np.mean(losses[-9:]) < 0.88 * np.mean(losses[:9]), losses
     assert summary["metric"] == "mpvpe_mm" and np.isfinite(summary["metrics"]["mpvpe_mm"])
     assert "pa_mpvpe_mm" in summary["metrics"]
     text = "\n".join(run["lines"])
