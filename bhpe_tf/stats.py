@@ -40,10 +40,8 @@ flags.DEFINE_multi_string("model_kwarg", [], "builder option KEY=VALUE for --act
 
 # (Params M, OPs G) as published.
 PAPER = {
-    # xnor_nok / dorefa_pm1 (the LCE forms) count as xnor / dorefa: K has no weights and is no conv
-    # MAC, {0, 1} and +-1 inputs cost the same binary MAC (bhpe_tf.binary.methods).
-    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "xnor_nok": (21.61, 2.63),
-                  "dorefa": (21.61, 2.63), "dorefa_pm1": (21.61, 2.63), "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
+    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "dorefa": (21.61, 2.63),
+                  "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
                   "bidrn": (17.22, 2.50)},
     "hand4whole": {"fp": (77.84, 16.85)},
     "hrnet_w32": {"fp": (28.54, 7.65)},
@@ -120,7 +118,12 @@ def methods_of(model_name: str):
 
 
 def paper_numbers(model_name: str, method: str):
-    return PAPER.get(model_name, {}).get(method)
+    """The published (Params M, OPs G) of ``method``; an LCE form (``xnor_nok``, ``dorefa_pm1``) has its
+    paper form's: K has no weights and is no conv MAC, {0, 1} and +-1 inputs cost the same binary MAC."""
+    from bhpe_tf.binary.methods import METHODS
+
+    paper_form = {m.lce_variant: m.name for m in METHODS.values() if m.lce_variant}.get(method, method)
+    return PAPER.get(model_name, {}).get(paper_form)
 
 
 def _format_counts(model_name, method, counts) -> str:

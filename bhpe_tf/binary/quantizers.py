@@ -101,7 +101,6 @@ class DoReFaActivation(lq.quantizers.DoReFa):
 
     lce_refusal = ("1-bit DoReFa's {0, 1} activations, which LCE runs as a float conv (its binary conv takes "
                    "+-1 inputs)")
-    levels = (0.0, 1.0)
 
     def __init__(self, k_bit: int = 1, mode: str = "activations", **kwargs):
         if int(k_bit) != 1 or mode != "activations":

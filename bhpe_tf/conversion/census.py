@@ -128,12 +128,10 @@ def op_census(flatbuffer: bytes) -> Census:
         if tensor.type == 9:  # int8 weights: dequantize per channel (scale along quantizedDimension)
             if quantization is None or quantization.scale is None or len(quantization.scale) == 0:
                 return None
-            shape = [1] * values.ndim
+            shape = [1] * values.ndim  # one scale (and zero point) per index of quantizedDimension, or one in all
             shape[int(quantization.quantizedDimension)] = -1
             zero = np.asarray(quantization.zeroPoint if quantization.zeroPoint is not None else [0], np.float32)
-            scale = np.asarray(quantization.scale, np.float32)
-            values = (values - zero.reshape(shape if zero.size > 1 else [1] * values.ndim)) * \
-                scale.reshape(shape if scale.size > 1 else [1] * values.ndim)
+            values = (values - zero.reshape(shape)) * np.asarray(quantization.scale, np.float32).reshape(shape)
         return values
 
     counts = collections.Counter()

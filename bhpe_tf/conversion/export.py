@@ -56,8 +56,6 @@ KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
 # Int8 models use LCE's dummy quantization ranges (latency experiments only): parity is measured
 # and recorded, not enforced.
 DEFAULT_INT8_RANGE = (-3.0, 3.0)
-# The card's converter.float_weights: how the float convs' / dense layers' weights are stored.
-assert tuple(mc.FLOAT_WEIGHTS) == WEIGHT_STORAGES, "the card's float_weights values are the storages"
 HEATMAP_DECODING = "argmax_quarter_offset"
 
 

@@ -74,6 +74,7 @@ import json
 import math
 from pathlib import Path
 
+from bhpe_tf.conversion.weight_storage import WEIGHT_STORAGES
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 from bhpe_tf.fileio import atomic_write_bytes  # noqa: F401  (re-exported: mc.atomic_write_bytes)
 
@@ -106,7 +107,7 @@ CENSUS_KEYS = ("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d")
 PARITY_KEYS = ("max_abs_diff", "output_scale", "tolerance", "input")
 CONVERTER_KEYS = ("target", "int8", "lce_version", "tensorflow_version")
 OPTIONAL_CONVERTER_KEYS = ("float_weights",)
-FLOAT_WEIGHTS = ("float32", "float16", "int8")
+FLOAT_WEIGHTS = WEIGHT_STORAGES
 OPTIONAL_TOP_KEYS = ("provenance",)
 
 

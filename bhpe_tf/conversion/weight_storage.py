@@ -20,6 +20,8 @@ reads filters through the DEQUANTIZE, so a binary-valued filter hidden in float1
 """
 import numpy as np
 
+from bhpe_tf.errors import UnknownNameError
+
 # Filter input of each float compute op whose weights are rewritten, and the filter's output-channel axis
 # (TFLite layouts: CONV_2D / TRANSPOSE_CONV OHWI, FULLY_CONNECTED (out, in), DEPTHWISE_CONV_2D 1HWC).
 FLOAT_WEIGHT_OPS = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
@@ -151,8 +153,6 @@ STORAGE_PARITY_RTOL = {"float16": FLOAT16_PARITY_RTOL, "int8": INT8_WEIGHTS_PARI
 def store_weights(flatbuffer: bytes, storage: str, *, min_elements: int = 1024) -> bytes:
     """``flatbuffer`` with its float weights stored as ``storage`` (one of :data:`WEIGHT_STORAGES`)."""
     if storage not in WEIGHT_STORAGES:
-        from bhpe_tf.errors import UnknownNameError
-
         raise UnknownNameError("weight storage", str(storage), WEIGHT_STORAGES)
     if storage == "float32":
         return flatbuffer
