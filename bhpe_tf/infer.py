@@ -43,7 +43,6 @@ from bhpe_tf.fileio import atomic_output, atomic_write_bytes
 from bhpe_tf.metrics.coco import rescore_instances
 
 KEYPOINT_SCORE_THRESHOLD = 0.2  # instance score = box score x mean of keypoint scores above this
-HAND4WHOLE_FOCAL = (5000.0, 5000.0)
 
 
 # --------------------------------------------------------------------------- model spec / predictors
@@ -340,17 +339,13 @@ def crop_to_image(points, spec, center, scale) -> np.ndarray:
     return np.asarray(points, np.float64) * zoom + offset
 
 
-def mesh_camera(spec, center, scale, geometry=None):
-    """Focal and principal point in image pixels for vertices in Hand4Whole's virtual camera, which
-    lives on a 256x192 body image whatever the input size (``Hand4WholeGeometry``)."""
-    height, width = spec.input_size
-    focal = np.asarray(getattr(geometry, "focal", HAND4WHOLE_FOCAL), np.float64)
-    princpt = np.asarray(getattr(geometry, "princpt", (96.0, 128.0)), np.float64)
-    cam_h, cam_w = getattr(geometry, "camera_image_shape", (256, 192))
-    to_input = np.array([width / cam_w, height / cam_h])
-    zoom = float(scale[0]) / width
+def mesh_camera(spec, center, scale, geometry):
+    """Focal and principal point in image pixels for vertices in Hand4Whole's virtual camera
+    (:meth:`~bhpe_tf.models.hand4whole.geometry.Hand4WholeGeometry.camera_in_image`) seen through
+    the crop of ``center`` / ``scale`` (:func:`crop_to_image`)."""
+    zoom = float(scale[0]) / spec.input_size[1]
     origin = crop_to_image(np.zeros((1, 2)), spec, center, scale)[0]
-    return focal * to_input * zoom, princpt * to_input * zoom + origin
+    return geometry.camera_in_image(zoom=zoom, origin=origin)
 
 
 class SMPLXHost:

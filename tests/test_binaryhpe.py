@@ -15,6 +15,8 @@ from bhpe_tf.binary import METHOD_NAMES, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
 from bhpe_tf.models import build_model
 from bhpe_tf.models import hand4whole as h4w
+from bhpe_tf.models.hand4whole import layers as h4w_layers
+from bhpe_tf.models.hand4whole.model import ENCODER_MODULES
 
 REDUCED = dict(input_shape=(128, 128, 3), hand_shape=(64, 64), face_shape=(64, 64), encoder_width=8,
                head_channels=16, boxnet_channels=16, resnet50_blocks=(1, 1, 1, 1), resnet18_blocks=(1, 1, 1, 1))
@@ -64,7 +66,7 @@ def test_hand4whole_counts_match_the_paper():
     assert counts["heads"].params_m == pytest.approx(8.14, abs=0.01)
     # MACs recount to 17.85 G (backbones 16.01 with two hands, heads 0.38, BoxNet 1.45), not 16.85.
     assert counts["total"].ops_g == pytest.approx(17.85, abs=0.01)
-    backbones = sum(counts[name].ops_g for name in h4w.ENCODER_MODULES)
+    backbones = sum(counts[name].ops_g for name in ENCODER_MODULES)
     assert backbones == pytest.approx(16.01, abs=0.01)
     assert counts["heads"].ops_g == pytest.approx(0.38, abs=0.01)
     assert counts["boxnet"].ops_g == pytest.approx(1.45, abs=0.01)
@@ -252,8 +254,8 @@ def test_roi_crop_is_torchvision_roi_align():
     # inside, crossing the top-left border, crossing the bottom-right border (boxes <= crop size)
     boxes_all = np.array([[2.3, 3.1, 9.7, 10.2], [-3.0, -2.5, 4.0, 5.0], [10.5, 14.2, 17.5, 21.0]], np.float32)
     images = np.concatenate([image, image[:1]])
-    crops = h4w.RoICrop((8, 8))([images, boxes_all]).numpy()
-    mirrored = h4w.RoICrop((8, 8), mirror=True)([images, boxes_all]).numpy()
+    crops = h4w_layers.RoICrop((8, 8))([images, boxes_all]).numpy()
+    mirrored = h4w_layers.RoICrop((8, 8), mirror=True)([images, boxes_all]).numpy()
     for i in range(3):
         ref = _roi_align_reference(images[i], boxes_all[i], (8, 8))
         np.testing.assert_allclose(crops[i], ref, atol=1e-5)
@@ -269,7 +271,7 @@ def test_roi_crop_equals_crop_and_resize_inside_the_image():
     bin_h, bin_w = (y2 - y1) / size[0], (x2 - x1) / size[1]
     normalised = [[(y1 + bin_h / 2) / 39, (x1 + bin_w / 2) / 29, (y2 - bin_h / 2) / 39, (x2 - bin_w / 2) / 29]]
     ref = tf.image.crop_and_resize(image, normalised, [0], size).numpy()
-    ours = h4w.RoICrop(size)([image, np.array([[x1, y1, x2, y2]], np.float32)]).numpy()
+    ours = h4w_layers.RoICrop(size)([image, np.array([[x1, y1, x2, y2]], np.float32)]).numpy()
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
@@ -277,7 +279,7 @@ def test_sample_points_is_grid_sample_align_corners():
     rng = np.random.default_rng(5)
     feature = rng.random((1, 5, 4, 3)).astype(np.float32)
     points = np.array([[[0.0, 0.0], [3.0, 4.0], [1.25, 2.5], [-0.5, 1.0], [3.5, 4.25]]], np.float32)  # (x, y)
-    out = h4w.SamplePoints()([feature, points]).numpy()[0]
+    out = h4w_layers.SamplePoints()([feature, points]).numpy()[0]
     for k, (x, y) in enumerate(points[0]):
         ref = np.zeros(3)
         for yy in range(5):
@@ -292,7 +294,7 @@ def test_soft_argmax_3d_matches_hand4whole_layout():
     rng = np.random.default_rng(6)
     joints, depth, height, width = 2, 3, 4, 5
     logits = rng.normal(size=(1, height, width, joints * depth)).astype(np.float32)
-    coords, heatmaps = h4w.SoftArgmax3D(joints, depth)(logits)
+    coords, heatmaps = h4w_layers.SoftArgmax3D(joints, depth)(logits)
     for j in range(joints):
         volume = np.stack([logits[0, :, :, j * depth + d] for d in range(depth)])  # (D, H, W) as PyTorch
         prob = np.exp(volume - volume.max())
@@ -305,7 +307,7 @@ def test_soft_argmax_3d_matches_hand4whole_layout():
 
 
 def test_restore_box_square_and_enlarged():
-    layer = h4w.RestoreBox((8, 6), (512, 384), aspect=1.0, extension=2.0)
+    layer = h4w_layers.RestoreBox((8, 6), (512, 384), aspect=1.0, extension=2.0)
     box = layer([np.array([[3.0, 4.0]], np.float32), np.array([[1.0, 2.0]], np.float32)]).numpy()
     # centre (192, 256) px, size (64, 128) px -> square 128 -> x2 -> 256 wide
     np.testing.assert_allclose(box, [[64.0, 128.0, 320.0, 384.0]])
@@ -315,7 +317,7 @@ def test_unflip_6d_is_the_axis_angle_unflip():
     from bhpe_tf.body.rotations import rot6d_to_axis_angle
 
     rot6d = np.random.default_rng(7).normal(size=(50, 6)).astype(np.float64)
-    unflipped = rot6d_to_axis_angle(h4w.unflip_6d(rot6d)).numpy()
+    unflipped = rot6d_to_axis_angle(h4w_layers.unflip_6d(rot6d)).numpy()
     np.testing.assert_allclose(unflipped, rot6d_to_axis_angle(rot6d).numpy() * [1, -1, -1], atol=1e-9)
 
 
@@ -325,7 +327,38 @@ def test_geometry_defaults():
     assert geometry.body_shape == (256, 192) and geometry.body_grid == (8, 6) and geometry.hand_grid == (8, 8)
     assert geometry.boxnet_grid == (64, 48)
     image = np.arange(2 * 4 * 6 * 1, dtype=np.float32).reshape(2, 4, 6, 1)
-    np.testing.assert_array_equal(h4w.NearestDownsample(2)(image).numpy(), image[:, ::2, ::2])  # F.interpolate
+    np.testing.assert_array_equal(h4w_layers.NearestDownsample(2)(image).numpy(), image[:, ::2, ::2])  # F.interpolate
+
+
+def test_virtual_camera_maps_a_point_as_the_smplx_stage_projects_it(smplx_path):
+    from bhpe_tf.body.joint_sets import H4W_JOINTS
+    from bhpe_tf.body.render import project_points
+
+    geometry = h4w.Hand4WholeGeometry()  # 512x384 crop: 8x6 body grid, camera on the 256x192 body image
+    point = np.array([0.1, -0.2, 10.0 - 1e-4])  # depth 10 with Hand4Whole's 1e-4
+    # u = 0.1 / 10 * 5000 + 96 = 146 px of 192, v = -0.2 / 10 * 5000 + 128 = 28 px of 256
+    x, y = geometry.project_to_body_grid(point)
+    assert (x, y) == pytest.approx((146 / 192 * 6, 28 / 256 * 8))
+    # Through a crop drawn at 2x, its corner at (10, 20): focal 5000 * (384 / 192) * 2, principal
+    # point (96 * 2 * 2 + 10, 128 * 2 * 2 + 20); the point lands where its grid cell maps to.
+    focal, princpt = geometry.camera_in_image(zoom=2.0, origin=(10.0, 20.0))
+    np.testing.assert_allclose(focal, [20000.0, 20000.0])
+    np.testing.assert_allclose(princpt, [394.0, 532.0])
+    at_depth_10 = point[None] + [0.0, 0.0, 1e-4]  # project_points divides by Z itself
+    np.testing.assert_allclose(project_points(at_depth_10, focal=focal, princpt=princpt)[0],
+                               [x * 64 * 2 + 10, y * 64 * 2 + 20], rtol=1e-6)
+    # SMPLXStage projects the 137 joints (translated by cam_trans) with the same camera.
+    stage = h4w.SMPLXStage(smplx_model_path=smplx_path, geometry=geometry)
+    identity = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], np.float32)  # 6D of the identity rotation
+    cam_trans = np.array([[0.1, -0.2, 10.0]], np.float32)
+    out = stage({"root_pose_6d": identity[None], "body_pose_6d": np.tile(identity, (1, 21, 1)),
+                 "lhand_pose_6d": np.tile(identity, (1, 15, 1)), "rhand_pose_6d": np.tile(identity, (1, 15, 1)),
+                 "jaw_pose_6d": identity[None], "betas": np.zeros((1, 10), np.float32),
+                 "expression": np.zeros((1, 10), np.float32), "cam_trans": cam_trans})
+    camera = out["smplx_joints"].numpy()[0, list(H4W_JOINTS)] + cam_trans[0]
+    expected = np.stack([(camera[:, 0] / (camera[:, 2] + 1e-4) * 5000 + 96) / 192 * 6,
+                         (camera[:, 1] / (camera[:, 2] + 1e-4) * 5000 + 128) / 256 * 8], axis=-1)
+    np.testing.assert_allclose(out["joint_proj"].numpy()[0], expected, rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------- bad input

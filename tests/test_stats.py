@@ -13,6 +13,7 @@ import pytest
 from bhpe_tf import stats
 from bhpe_tf.errors import UserError
 from bhpe_tf.models import hand4whole as h4w
+from bhpe_tf.models.hand4whole import model as h4w_model
 
 REDUCED = dict(input_shape=(128, 128, 3), hand_shape=(64, 64), face_shape=(64, 64), encoder_width=8,
                head_channels=16, boxnet_channels=16, resnet50_blocks=(1, 1, 1, 1), resnet18_blocks=(1, 1, 1, 1))
@@ -36,8 +37,8 @@ def reduced_builders(monkeypatch):
         built.append(_BUILT[key])
         return _BUILT[key]
 
-    # build_hand4whole calls build_binaryhpe through the module, so it is reduced too.
-    monkeypatch.setattr(h4w, "build_binaryhpe", reduced)
+    # build_hand4whole calls build_binaryhpe through the model module, so it is reduced too.
+    monkeypatch.setattr(h4w_model, "build_binaryhpe", reduced)
     return built
 
 

@@ -60,11 +60,10 @@ from typing import Dict
 import tensorflow as tf
 
 from bhpe_tf.errors import InvalidInputError
+from bhpe_tf.models.hand4whole.geometry import (BODY_SLICE, BOX_PARTS, FACE_SLICE, LHAND_SLICE, NUM_POSITION_JOINTS,
+                                                RHAND_SLICE, Hand4WholeGeometry)
 
-NUM_POSITION_JOINTS = 65  # PositionNet joints: body 25 + 2 x 20 hand joints
-BODY_JOINTS = slice(0, 25)
-HAND_JOINTS = {"lhand": slice(25, 45), "rhand": slice(45, 65)}
-BOX_PARTS = ("lhand", "rhand", "face")
+HAND_JOINTS = {"lhand": LHAND_SLICE, "rhand": RHAND_SLICE}
 
 REQUIRED_TARGETS = ("smplx_pose", "smplx_pose_valid", "smplx_shape", "smplx_shape_valid", "smplx_expr",
                     "smplx_expr_valid", "joint_img", "joint_trunc", "joint_cam", "joint_cam_valid") + tuple(
@@ -114,7 +113,7 @@ def hand_targets_in_crop(joint_img, trunc, hand_box, *, geometry):
         joint_img: ``(N, 20, 3)`` targets in body-grid cells / body depth bins.
         trunc: ``(N, 20, 1)`` mask.
         hand_box: ``(N, 4)`` predicted crop box, xyxy input-image pixels (the model's ``{part}_box``).
-        geometry: :class:`~bhpe_tf.models.hand4whole.Hand4WholeGeometry`.
+        geometry: :class:`~bhpe_tf.models.hand4whole.geometry.Hand4WholeGeometry`.
     Returns:
         ``(coords (N,20,3), trunc (N,20,1))`` in hand-grid cells; joints outside the crop get 0.
     """
@@ -135,7 +134,7 @@ def position_targets(outputs, coords, trunc, *, geometry):
     """The 65 PositionNet targets: body joints as given, hand joints moved into their crops."""
     coords = tf.cast(coords, tf.float32)[:, :NUM_POSITION_JOINTS]
     trunc = _mask_like(trunc, coords)[:, :NUM_POSITION_JOINTS]
-    parts_xyz, parts_mask = [coords[:, BODY_JOINTS]], [trunc[:, BODY_JOINTS]]
+    parts_xyz, parts_mask = [coords[:, BODY_SLICE]], [trunc[:, BODY_SLICE]]
     for part, joints in HAND_JOINTS.items():
         xyz, mask = hand_targets_in_crop(coords[:, joints], trunc[:, joints], outputs[f"{part}_box"],
                                          geometry=geometry)
@@ -159,7 +158,7 @@ def projection_terms(outputs, joint_img, trunc, *, geometry):
     pred = tf.cast(outputs["joint_proj"], tf.float32)
     target = joint_img[..., :2]
     mask = _mask_like(trunc, target)
-    preds, targets, masks = [pred[:, BODY_JOINTS]], [target[:, BODY_JOINTS]], [mask[:, BODY_JOINTS]]
+    preds, targets, masks = [pred[:, BODY_SLICE]], [target[:, BODY_SLICE]], [mask[:, BODY_SLICE]]
     for part, joints in HAND_JOINTS.items():
         xyz, part_mask = hand_targets_in_crop(joint_img[:, joints], mask[:, joints], outputs[f"{part}_box"],
                                               geometry=geometry)
@@ -168,10 +167,9 @@ def projection_terms(outputs, joint_img, trunc, *, geometry):
         preds.append(_align(moved[..., :2], xyz[..., :2], part_mask))
         targets.append(xyz[..., :2])
         masks.append(part_mask)
-    face = slice(HAND_JOINTS["rhand"].stop, None)
-    preds.append(_align(pred[:, face], target[:, face], mask[:, face]))
-    targets.append(target[:, face])
-    masks.append(mask[:, face])
+    preds.append(_align(pred[:, FACE_SLICE], target[:, FACE_SLICE], mask[:, FACE_SLICE]))
+    targets.append(target[:, FACE_SLICE])
+    masks.append(mask[:, FACE_SLICE])
     return tf.concat(preds, 1), tf.concat(targets, 1), tf.concat(masks, 1)
 
 
@@ -189,11 +187,9 @@ def hand4whole_losses(outputs: Dict, targets: Dict, *, geometry=None) -> Dict[st
     Args:
         outputs: the model's output dict (with the SMPL-X stage).
         targets: the target dict described above.
-        geometry: the model's :class:`~bhpe_tf.models.hand4whole.Hand4WholeGeometry`
+        geometry: the model's :class:`~bhpe_tf.models.hand4whole.geometry.Hand4WholeGeometry`
             (``model.geometry``; default: the paper's 512x384 crop).
     """
-    from bhpe_tf.models.hand4whole import Hand4WholeGeometry
-
     geometry = geometry or Hand4WholeGeometry()
     missing = [key for key in REQUIRED_TARGETS if key not in targets]
     if missing:
