@@ -22,10 +22,11 @@ import time
 
 import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 
-from bhpe_tf.conversion import convert_float, interpreter
+from bhpe_tf.conversion import convert_float
 from bhpe_tf.conversion.benchmark import convert_binary_checked, time_interpreter
 from bhpe_tf.errors import InvalidInputError
 from bhpe_tf.models.hrnet import build_bihrnet, build_hrnet_w32
+from bhpe_tf.runtime import lce_interpreter
 
 
 def parse_size(text):
@@ -38,7 +39,7 @@ def parse_size(text):
 
 def median_latency_ms(flatbuffer, *, runs, warmup, **interpreter_kwargs):
     """Median ms of ``runs`` invocations after ``warmup`` (the converter benchmark's timer)."""
-    return statistics.median(time_interpreter(interpreter(flatbuffer, **interpreter_kwargs), runs=runs, warmup=warmup))
+    return statistics.median(time_interpreter(lce_interpreter(flatbuffer, **interpreter_kwargs), runs=runs, warmup=warmup))
 
 
 def main(argv=None):

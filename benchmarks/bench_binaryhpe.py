@@ -49,10 +49,10 @@ def convert_network(method, options):
 
 def latency_ms(flatbuffer, *, threads, runs, **interpreter_options):
     """Median ms over ``runs`` after one warm-up run (allocation, packing), via the converter's timer."""
-    from bhpe_tf.conversion import interpreter
+    from bhpe_tf.runtime import lce_interpreter
     from bhpe_tf.conversion.benchmark import time_interpreter
 
-    interp = interpreter(flatbuffer, num_threads=threads, **interpreter_options)
+    interp = lce_interpreter(flatbuffer, num_threads=threads, **interpreter_options)
     return statistics.median(time_interpreter(interp, runs=runs, warmup=1))
 
 

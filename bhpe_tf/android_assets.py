@@ -1,7 +1,7 @@
 """Copy converted models into the Android demo's assets (``make android-assets``).
 
 ``python -m bhpe_tf.android_assets --workdir demo_out --assets android_demo/app/src/main/assets``
-finds every model card (``bhpe_tf.conversion.model_card``, ``OUT.json`` next to ``OUT.tflite``)
+finds every model card (``bhpe_tf.runtime.card``, ``OUT.json`` next to ``OUT.tflite``)
 under ``--workdir``, checks it (schema version 1, the flatbuffer's size and sha256, a converter
 target the phone can run), and copies each ``.tflite`` with its card into ``--assets``. The app
 lists the ``.tflite`` files in its assets and reads the card of the same stem; it refuses a model
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.runtime import card as mc
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
 from bhpe_tf.fileio import atomic_write_bytes
 

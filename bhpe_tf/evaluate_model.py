@@ -100,7 +100,7 @@ def keras_mesh_model(model, *, method: str, source: str = "keras model", batch_s
 
 
 def _tflite_model(path: Path) -> MeshModel:
-    from bhpe_tf.infer import TFLitePredictor
+    from bhpe_tf.runtime import TFLitePredictor
 
     predictor = TFLitePredictor(path)
     if predictor.card.get("task") != "smplx_mesh":

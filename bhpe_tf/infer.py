@@ -32,7 +32,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
 import cv2
@@ -41,163 +40,9 @@ import numpy as np
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 from bhpe_tf.fileio import atomic_output, atomic_write_bytes
 from bhpe_tf.metrics.coco import rescore_instances
+from bhpe_tf.runtime.predictors import ModelSpec, open_predictor
 
 KEYPOINT_SCORE_THRESHOLD = 0.2  # instance score = box score x mean of keypoint scores above this
-
-
-# --------------------------------------------------------------------------- model spec / predictors
-@dataclasses.dataclass
-class ModelSpec:
-    """What inference needs to know about a model (read from the card, or derived for a checkpoint)."""
-
-    task: str
-    input_size: tuple  # (H, W)
-    input_dtype: str
-    normalization: dict
-    crop: dict
-    outputs: list  # [{"name", "index", "shape", "kind"}] in predictor output order
-    heatmap: Optional[dict]
-    keypoints: Optional[dict]
-
-    @classmethod
-    def from_card(cls, card) -> "ModelSpec":
-        outputs = sorted(card["outputs"], key=lambda o: o["index"])
-        return cls(task=card["task"], input_size=tuple(card["input"]["shape"][1:3]), input_dtype=card["input"]["dtype"],
-                   normalization=card["input"]["normalization"], crop=card["input"]["crop"], outputs=outputs,
-                   heatmap=card["heatmap"], keypoints=card["keypoints"])
-
-    def output_of_kind(self, kind):
-        for position, out in enumerate(self.outputs):
-            if out["kind"] == kind:
-                return position
-        return None
-
-
-def _normalize(image, normalization) -> np.ndarray:
-    from bhpe_tf.conversion.export import Normalization
-
-    return Normalization.from_dict(normalization).apply(image)
-
-
-def check_card_matches_flatbuffer(card, flatbuffer: bytes, *, card_path, tflite_path) -> None:
-    """The card's input / output shapes and dtypes must be the flatbuffer's (a hand-edited or stale card
-    would otherwise crop to the wrong size and fail deep inside the interpreter)."""
-    from bhpe_tf.conversion.export import flatbuffer_io
-
-    io = flatbuffer_io(flatbuffer)
-    actual = io["inputs"][0]
-    if list(card["input"]["shape"]) != actual["shape"] or card["input"]["dtype"] != actual["dtype"]:
-        raise InvalidInputError(f"model card {card_path}: input {card['input']['shape']} {card['input']['dtype']} "
-                                f"but {tflite_path} takes {actual['shape']} {actual['dtype']}; convert again (the card "
-                                "is written with the flatbuffer)")
-    for out in card["outputs"]:
-        index = int(out["index"])
-        if index >= len(io["outputs"]) or list(out["shape"]) != io["outputs"][index]["shape"]:
-            found = io["outputs"][index]["shape"] if index < len(io["outputs"]) else "no such output"
-            raise InvalidInputError(f"model card {card_path}: output {index} ({out['name']}) has shape {out['shape']} "
-                                    f"but {tflite_path} gives {found}; convert again")
-
-
-class TFLitePredictor:
-    """A ``.tflite`` + card, run by LCE's interpreter (or the stock one with ``interpreter="stock"``)."""
-
-    def __init__(self, path, *, threads: int = 1, expect_binary: bool = False, interpreter: str = "lce"):
-        from bhpe_tf.conversion import benchmark as bench
-        from bhpe_tf.conversion import model_card as mc
-        from bhpe_tf.conversion.lce import interpreter as lce_interpreter
-
-        data = bench.read_tflite(path)
-        if expect_binary:
-            bench.check_binary(data, path)
-        card_path = mc.card_path_for(path)
-        if not card_path.is_file():
-            raise MissingFileError(f"model card {card_path} not found next to {path}; convert with "
-                                   "converters/convert.py, which writes both")
-        self.card = mc.read_model_card(card_path, tflite_bytes=data)
-        check_card_matches_flatbuffer(self.card, data, card_path=card_path, tflite_path=path)
-        self.spec = ModelSpec.from_card(self.card)
-        self.provenance = self.card.get("provenance")  # None on cards written before provenance existed
-        self.kind = interpreter
-        if interpreter == "stock":
-            self._interp = bench.stock_interpreter(data, path, num_threads=threads)
-        elif interpreter == "lce":
-            self._interp = lce_interpreter(data, num_threads=threads, use_indirect_bgemm=True)
-        else:
-            raise InvalidInputError(f"--interpreter must be lce or stock, got {interpreter!r}")
-
-    def prepare(self, crops_rgb: np.ndarray) -> np.ndarray:
-        if self.spec.input_dtype == "uint8":
-            return np.asarray(crops_rgb, np.uint8)
-        return _normalize(crops_rgb, self.spec.normalization)
-
-    def __call__(self, crops_rgb) -> List[np.ndarray]:
-        x = self.prepare(crops_rgb)
-        results = []
-        for i in range(x.shape[0]):
-            if self.kind == "stock":
-                interp = self._interp
-                interp.set_tensor(interp.get_input_details()[0]["index"], x[i:i + 1])
-                interp.invoke()
-                outs = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
-            else:
-                outs = self._interp.predict(x[i:i + 1])
-                outs = outs if isinstance(outs, list) else [outs]
-            results.append(outs)
-        return [np.concatenate([r[k] for r in results], axis=0) for k in range(len(self.spec.outputs))]
-
-
-class KerasPredictor:
-    """A registered model restored from a checkpoint, run by Keras (float input, normalised here)."""
-
-    def __init__(self, checkpoint, *, model_name, method, input_size=None, model_kwargs=None):
-        from bhpe_tf.conversion import export as ex
-
-        from bhpe_tf import provenance
-
-        if not model_name or not method:
-            raise InvalidInputError("a checkpoint needs --model_name and --method (a .tflite carries them in its card)")
-        self.provenance = provenance.for_checkpoint(checkpoint)
-        self.model = ex.load_model(model_name, method, checkpoint=checkpoint, input_size=input_size,
-                                   model_kwargs=model_kwargs)
-        in_shape = self.model.inputs[0].shape
-        if (in_shape[1] is None or in_shape[2] is None) and input_size is None:
-            raise InvalidInputError(f"model {model_name!r} has no fixed input size; pass --input_size")
-        task = ex.TASK_OF_MODEL.get(model_name, "keypoints_2d")
-        # the same fixed-size, named-output graph the converter exports (float input)
-        self.deploy = ex.deployment_model(self.model, input_size=input_size, task=task)
-        size = tuple(int(v) for v in self.deploy.inputs[0].shape[1:3])
-        outputs = []
-        for index, (name, tensor) in enumerate(zip(self.deploy.output_names, self.deploy.outputs)):
-            shape = [int(d) for d in tensor.shape]
-            outputs.append({"name": name, "index": index, "shape": shape, "kind": ex.output_kind(name, shape, task)})
-        heatmap = keypoints = None
-        for out in outputs:
-            if out["kind"] == "heatmaps":
-                heatmap = {"stride": size[0] // out["shape"][1], "decoding": ex.HEATMAP_DECODING}
-                keypoints = ex.keypoints_block(out["shape"][3])
-        crop = ex.CropSpec(aspect_ratio=size[1] / size[0]).to_dict()
-        self.spec = ModelSpec(task=task, input_size=size, input_dtype="float32",
-                              normalization=ex.DEFAULT_NORMALIZATION.get(model_name, ex.IMAGENET).to_dict(),
-                              crop=crop, outputs=outputs, heatmap=heatmap, keypoints=keypoints)
-
-    def __call__(self, crops_rgb) -> List[np.ndarray]:
-        x = _normalize(crops_rgb, self.spec.normalization)
-        results = []
-        for i in range(x.shape[0]):  # the deployment graph has batch 1
-            out = self.deploy(x[i:i + 1], training=False)
-            results.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
-        return [np.concatenate([r[k] for r in results], axis=0) for k in range(len(self.spec.outputs))]
-
-
-def open_predictor(model_path, *, model_name=None, method=None, input_size=None, model_kwargs=None, threads=1,
-                   expect_binary=False, interpreter="lce"):
-    path = os.fspath(model_path)
-    if path.lower().endswith(".tflite"):
-        return TFLitePredictor(path, threads=threads, expect_binary=expect_binary, interpreter=interpreter)
-    if expect_binary:
-        raise InvalidInputError("--expect_binary applies to .tflite models")
-    return KerasPredictor(path, model_name=model_name, method=method, input_size=input_size,
-                          model_kwargs=model_kwargs)
 
 
 # --------------------------------------------------------------------------- images and boxes
@@ -220,6 +65,12 @@ def distinct_images(image_paths, *, log=print) -> list:
         seen.add(key)
         out.append(path)
     return out
+
+
+def read_images(image_paths, *, log=print) -> list:
+    """``[(path, (H, W, 3) uint8 RGB)]`` of the distinct inputs (:func:`distinct_images`), all read before
+    any is processed, so that a bad file fails first."""
+    return [(path, read_image_rgb(path)) for path in distinct_images(image_paths, log=log)]
 
 
 def output_stems(image_paths) -> list:
@@ -387,17 +238,19 @@ def write_json_atomic(path, value):
 
 
 def infer_images(image_paths, predictor, *, output_dir, boxes=None, flip_test=False, smplx_model=None,
-                 log=print) -> InferenceOutput:
+                 log=print, images=None) -> InferenceOutput:
     """Run ``predictor`` on every image (all of them are read first, so a bad path fails early).
 
-    Output names are unique per input path (:func:`output_stems`); the overlays, meshes and results
-    returned are exactly the files written."""
+    ``images``: :func:`read_images` of ``image_paths`` when the caller has read them already (each
+    file is read once). Output names are unique per input path (:func:`output_stems`); the overlays,
+    meshes and results returned are exactly the files written."""
     from bhpe_tf.fileio import ensure_directory
 
     output_dir = ensure_directory(output_dir, what="--output_dir")
     spec = predictor.spec
-    image_paths = distinct_images(image_paths, log=log)
-    images = [(path, read_image_rgb(path)) for path in image_paths]
+    if images is None:
+        images = read_images(image_paths, log=log)
+    image_paths = [path for path, _ in images]
     stems = output_stems(image_paths)
     ids = {}
     for position, path in enumerate(image_paths):
@@ -531,8 +384,7 @@ def run_cli(argv, flag_values=None):
     from bhpe_tf.fileio import ensure_directory
 
     ensure_directory(f.output_dir, what="--output_dir", create=False)  # before the model: one line, now
-    for image in images:  # fail on a bad image before loading the model
-        read_image_rgb(image)
+    loaded = read_images(images)  # fail on a bad image before loading the model
     boxes = load_detections(f.boxes, score_threshold=f.box_score_threshold) if f.boxes else None
     import tensorflow as tf
 
@@ -547,7 +399,7 @@ def run_cli(argv, flag_values=None):
     for line in provenance.report_lines(predictor.provenance):  # a synthetic-demo model says so
         print(line)
     out = infer_images(images, predictor, output_dir=f.output_dir, boxes=boxes, flip_test=f.flip_test,
-                       smplx_model=f.smplx_model)
+                       smplx_model=f.smplx_model, images=loaded)
     print(f"wrote {out.results_path} ({len(out.results)} people), {len(out.overlays)} overlay(s)"
           + (f", {len(out.meshes)} mesh(es)" if out.meshes else ""))
     return out

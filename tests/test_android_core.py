@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.runtime import card as mc
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +140,7 @@ def _boxes(shared_data: Path, width: int, height: int):
 
 def write_golden(result, shared_data: Path, out: Path) -> dict:
     """Run the Python pipeline and write what the Java core must reproduce into ``out``."""
-    from bhpe_tf.conversion.lce import interpreter
+    from bhpe_tf.runtime import lce_interpreter
     from bhpe_tf.data.heatmaps import decode_heatmaps, heatmap_to_image_coords
     from bhpe_tf.data.records import read_image
     from bhpe_tf.data.transforms import box_to_center_scale, get_affine_transform, warp_crop
@@ -159,7 +159,7 @@ def write_golden(result, shared_data: Path, out: Path) -> dict:
     inp = card["input"]
     in_h, in_w = inp["shape"][1], inp["shape"][2]
     crop_cfg = inp["crop"]
-    interp = interpreter(tflite_bytes)
+    interp = lce_interpreter(tflite_bytes)
     hm_out = next(o for o in card["outputs"] if o["kind"] == "heatmaps")
     cases = []
     for name, box in _boxes(shared_data, width, height):
@@ -173,7 +173,7 @@ def write_golden(result, shared_data: Path, out: Path) -> dict:
                 "input": f"{name}_input.u8", "input_f32": None}
         crop.tofile(out / case["input"])
         if inp["dtype"] == "float32":
-            from bhpe_tf.conversion.export import Normalization
+            from bhpe_tf.runtime import Normalization
 
             tensor = Normalization.from_dict(inp["normalization"]).apply(tensor)
             case["input_f32"] = f"{name}_input.f32"

@@ -15,6 +15,8 @@ from bhpe_tf.conversion import benchmark as bench
 from bhpe_tf.conversion import export as ex
 from bhpe_tf.conversion.parity import trained_like_state
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.runtime import predictors
+from bhpe_tf.runtime.card import card_for_tflite
 
 from _tiny_models import tiny_keypoint_model  # noqa: E402
 
@@ -43,9 +45,9 @@ def run_script(*args):
 
 def test_models_are_one_binary_one_float(two_models):
     binary, fp = (p.read_bytes() for p in two_models)
-    assert bench.lce_ops(binary).get("LceBconv2d") == 2
-    assert bench.lce_ops(fp) == {}
-    assert ex.mc.card_for_tflite(two_models[1])["converter"]["target"] == "tflite"
+    assert predictors.lce_ops(binary).get("LceBconv2d") == 2
+    assert predictors.lce_ops(fp) == {}
+    assert card_for_tflite(two_models[1])["converter"]["target"] == "tflite"
 
 
 def test_cli_table_and_json(two_models):
@@ -87,8 +89,8 @@ def test_expect_binary_refuses_float_model_one_line(two_models):
 def test_stock_interpreter_on_lce_model_is_explained(two_models):
     binary, fp = two_models
     with pytest.raises(InvalidInputError, match="LCE's interpreter"):
-        bench.stock_interpreter(binary.read_bytes(), binary)
-    bench.stock_interpreter(fp.read_bytes(), fp)  # a float model opens fine
+        predictors.stock_interpreter(binary.read_bytes(), binary)
+    predictors.stock_interpreter(fp.read_bytes(), fp)  # a float model opens fine
     rows = bench.benchmark([fp], runs=2, warmup=0, runtimes=["stock"])
     assert rows[0].runtime == "stock" and rows[0].median_ms > 0
 

@@ -17,8 +17,11 @@ import tensorflow as tf
 
 import bhpe_tf  # noqa: F401
 from bhpe_tf.conversion import export as ex
-from bhpe_tf.conversion import model_card as mc
+from bhpe_tf.conversion import parity
+from bhpe_tf.conversion.model_card import keypoints_block
 from bhpe_tf.conversion.parity import PARITY_RTOL, trained_like_state
+from bhpe_tf.runtime import card as mc
+from bhpe_tf.runtime.normalization import IMAGENET, IMAGENET_MEAN, Normalization
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +76,7 @@ def _card():
                   "crop": {"aspect_ratio": 0.75, "padding": 1.25, "interpolation": "bilinear"}},
         "outputs": [{"name": "heatmaps", "index": 0, "shape": [1, 64, 48, 17], "dtype": "float32", "kind": "heatmaps"}],
         "heatmap": {"stride": 4, "decoding": "argmax_quarter_offset"},
-        "keypoints": ex.keypoints_block(17),
+        "keypoints": keypoints_block(17),
         "census": {"op_counts": {"LceBconv2d": 2}, "float_fallbacks": [], "binary_layers": 2, "lce_bconv2d": 2},
         "parity": {"max_abs_diff": 0.0, "output_scale": 1.0, "tolerance": 1e-4, "input": mc.PARITY_INPUT},
         "converter": {"target": "arm", "int8": False, "lce_version": "0.16.0", "tensorflow_version": "2.16.2"},
@@ -127,11 +130,11 @@ def test_parity_stats_tell_sparse_sign_flips_from_conversion_errors():
     keras_out = rng.normal(size=(1, 64, 48, 17))
     flipped = keras_out.copy()
     flipped[0, 10, 10, :2] += 0.05  # one isolated near-tie flip changes a few values a little
-    stats = ex.parity_stats(keras_out, flipped)
+    stats = parity.parity_stats(keras_out, flipped)
     assert stats["max_abs_diff"] > PARITY_RTOL * stats["output_scale"] and stats["sparse"]
     broken = keras_out + rng.normal(scale=0.05, size=keras_out.shape)  # e.g. wrong normalisation
-    assert not ex.parity_stats(keras_out, broken)["sparse"]
-    assert ex.parity_stats(keras_out, keras_out + 1e-9)["max_abs_diff"] < 1e-8
+    assert not parity.parity_stats(keras_out, broken)["sparse"]
+    assert parity.parity_stats(keras_out, keras_out + 1e-9)["max_abs_diff"] < 1e-8
 
 
 class _InputDependentError:
@@ -152,15 +155,15 @@ def test_parity_holds_on_one_seeded_input_or_fails_naming_all(monkeypatch, broke
     inputs = tf.keras.Input((8, 8, 3))
     model = tf.keras.Model(inputs, tf.keras.layers.Conv2D(2, 3, padding="same")(inputs))
     flatbuffer = ex.convert_float(model)
-    norm = ex.Normalization(scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    seeded = {seed: ex.parity_input((8, 8), uint8_input=False, normalization=norm, seed=seed) for seed in range(3)}
+    norm = Normalization(scale=1.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    seeded = {seed: parity.parity_input((8, 8), uint8_input=False, normalization=norm, seed=seed) for seed in range(3)}
     broken = lambda x: any(np.array_equal(x, seeded[s]) for s in broken_seeds)  # noqa: E731
-    monkeypatch.setattr(ex, "interpreter", lambda *a, **k: _InputDependentError(model, broken))
+    monkeypatch.setattr(parity, "lce_interpreter", lambda *a, **k: _InputDependentError(model, broken))
     if passes_with is None:
         with pytest.raises(ConversionError, match="every parity input.*seed 0.*seed 1.*seed 2"):
-            ex.verify(model, flatbuffer, uint8_input=False, normalization=norm)
+            parity.verify(model, flatbuffer, uint8_input=False, normalization=norm)
     else:
-        result = ex.verify(model, flatbuffer, uint8_input=False, normalization=norm)
+        result = parity.verify(model, flatbuffer, uint8_input=False, normalization=norm)
         assert result.parity_ok and result.parity_seed == passes_with
 
 
@@ -202,7 +205,7 @@ def test_bihrnet_converts_binary_with_zero_fallbacks(bihrnet_export):
     assert card["census"]["lce_bconv2d"] == card["census"]["binary_layers"]
     assert card["census"]["op_counts"]["LceBconv2d"] == card["census"]["binary_layers"]
     assert card["input"]["shape"] == [1, 64, 32, 3] and card["input"]["dtype"] == "uint8"
-    assert card["input"]["normalization"]["mean"] == list(ex.IMAGENET_MEAN)
+    assert card["input"]["normalization"]["mean"] == list(IMAGENET_MEAN)
     assert card["input"]["crop"]["aspect_ratio"] == 0.5  # the input's W / H
     assert card["outputs"] == [{"name": "heatmaps", "index": 0, "shape": [1, 16, 8, 17], "dtype": "float32",
                                 "kind": "heatmaps"}]
@@ -223,7 +226,7 @@ def test_bihrnet_parity_recomputed_independently(bihrnet_export, bihrnet_checkpo
                           model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
     rng = np.random.default_rng(0)
     image = np.round(rng.uniform(0, 255, (1, 64, 32, 3)))
-    keras_out = model(ex.IMAGENET.apply(image), training=False).numpy()
+    keras_out = model(IMAGENET.apply(image), training=False).numpy()
     lite_out = predict(bihrnet_export.tflite_path.read_bytes(), image.astype(np.uint8))[0]
     assert np.max(np.abs(keras_out - lite_out)) <= PARITY_RTOL * np.max(np.abs(keras_out))
 
@@ -408,7 +411,7 @@ def test_cli_float16_weights_smaller_file_same_guarantees(bihrnet_checkpoint, bi
     assert parity["max_abs_diff"] <= parity["tolerance"]
     assert result.float32_verification.max_abs_diff <= PARITY_RTOL * result.float32_verification.output_scale
     image = np.round(np.random.default_rng(0).uniform(0, 255, (1, 64, 32, 3)))
-    keras_out = model(ex.IMAGENET.apply(image), training=False).numpy()
+    keras_out = model(IMAGENET.apply(image), training=False).numpy()
     lite_out = predict(small, image.astype(np.uint8))[0]
     assert np.max(np.abs(keras_out - lite_out)) <= rtol * np.max(np.abs(keras_out))
 

@@ -718,8 +718,8 @@ class _StandInPredictor:
     """Zero heatmaps for any crop: what infer_images needs of a model (spec + __call__)."""
 
     def __init__(self):
-        from bhpe_tf.conversion.export import CropSpec, keypoints_block
-        from bhpe_tf.infer import ModelSpec
+        from bhpe_tf.conversion.model_card import keypoints_block
+        from bhpe_tf.runtime import CropSpec, ModelSpec
 
         self.spec = ModelSpec(task="keypoints_2d", input_size=(64, 48), input_dtype="uint8",
                               normalization={"scale": 1.0, "mean": [0, 0, 0], "std": [1, 1, 1]},
@@ -758,7 +758,7 @@ def test_inference_bad_output_dir_and_stale_card_are_one_line(tmp_path, shared_d
     each, exit 2, before any output is written."""
     from bhpe_tf.conversion import export as ex
     from bhpe_tf.errors import InvalidInputError
-    from bhpe_tf.infer import TFLitePredictor
+    from bhpe_tf.runtime import TFLitePredictor
 
     image = shared_data / "coco" / "000000000785.jpg"
     (tmp_path / "model.tflite").write_bytes(b"")

@@ -321,7 +321,7 @@ def test_imported_model_converts_to_fp32_tflite_matching_pytorch(reduced_import,
     assert card["provenance"]["details"]["sources"][0]["sha256"] == iw.file_sha256(
         reduced_import["folder"] / "pose_hrnet_tiny_mpii.pth")
     # provenance is the card's one optional key (older cards lack it), checked when present
-    from bhpe_tf.conversion import model_card as mc
+    from bhpe_tf.runtime import card as mc
 
     flatbuffer = result.tflite_path.read_bytes()
     mc.validate_model_card({k: v for k, v in card.items() if k != "provenance"}, flatbuffer)

@@ -15,6 +15,8 @@ import bhpe_tf  # noqa: F401
 from bhpe_tf import infer
 from bhpe_tf.conversion import export as ex
 from bhpe_tf.conversion.parity import trained_like_state
+from bhpe_tf.runtime import open_predictor
+from bhpe_tf.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 from bhpe_tf.errors import InvalidInputError, MissingFileError
 
 from _tiny_models import tiny_keypoint_model  # noqa: E402
@@ -81,12 +83,12 @@ def test_infer_tflite_with_detections_loads_in_pycocotools(models, coco, tmp_pat
 def test_float_input_card_drives_normalisation(models, coco, tmp_path):
     """A float32-input model: the predictor normalises with the card's mean/std; whole-image crops."""
     images, _, _ = coco
-    predictor = infer.open_predictor(models["fp"])
+    predictor = open_predictor(models["fp"])
     assert predictor.spec.input_dtype == "float32" and predictor.spec.input_size == (64, 48)
     crops = np.full((1, 64, 48, 3), 255, np.uint8)
     prepared = predictor.prepare(crops)
     assert prepared.dtype == np.float32
-    np.testing.assert_allclose(prepared[0, 0, 0], (1.0 - np.array(ex.IMAGENET_MEAN)) / np.array(ex.IMAGENET_STD),
+    np.testing.assert_allclose(prepared[0, 0, 0], (1.0 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD),
                                rtol=1e-5)
     out = infer.infer_images(images[:1], predictor, output_dir=tmp_path, flip_test=True, log=lambda *_: None)
     assert len(out.results) == 1 and out.results[0]["image_id"] == IMAGE_IDS[0]

@@ -32,8 +32,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from bhpe_tf.conversion.census import op_census
-from bhpe_tf.conversion.lce import LCE_OPS, interpreter
-from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.errors import InvalidInputError
+from bhpe_tf.runtime.predictors import check_binary, lce_interpreter, lce_ops, read_tflite, stock_interpreter
 
 LCE_RUNTIMES = ("lce", "lce_indirect_bgemm")
 FP_RUNTIMES = ("xnnpack",)
@@ -49,9 +49,6 @@ RUNTIME_KWARGS = {
     "reference": {"use_indirect_bgemm": False, "use_xnnpack": False, "use_reference_bconv": True},
     "stock": None,  # tf.lite.Interpreter (TensorFlow's own runtime, XNNPACK by default); float models only
 }
-LCE_INTERPRETER_NEEDED = ("{path} contains Larq Compute Engine ops ({ops}) that the stock tf.lite.Interpreter "
-                          "cannot run; use LCE's interpreter (larq_compute_engine.tflite.python.interpreter."
-                          "Interpreter, bhpe_tf.conversion.interpreter) or, on Android, the lce-lite AAR")
 
 
 def convert_binary_checked(model, *, strict: bool = True) -> bytes:
@@ -73,46 +70,6 @@ def convert_binary_checked(model, *, strict: bool = True) -> bytes:
             raise InvalidInputError(f"{model.name} is not fully binary after conversion")
         print("WARNING: the binary model is not fully binary after conversion", file=sys.stderr)
     return flatbuffer
-
-
-def read_tflite(path) -> bytes:
-    """The flatbuffer bytes; :class:`MissingFileError` / :class:`InvalidInputError` when not a .tflite."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"model file {path} not found")
-    data = path.read_bytes()
-    # A TFLite flatbuffer carries the file identifier "TFL3" at bytes 4..8.
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise InvalidInputError(f"{path} is not a TFLite flatbuffer (no 'TFL3' identifier)")
-    return data
-
-
-def lce_ops(flatbuffer: bytes) -> dict:
-    """Counts of LCE custom ops in the flatbuffer (empty for a plain TFLite model)."""
-    counts = op_census(flatbuffer).counts
-    return {op: counts[op] for op in LCE_OPS if counts.get(op)}
-
-
-def check_binary(flatbuffer: bytes, path) -> None:
-    """Refuse a flatbuffer without ``LceBconv2d`` where a binary (LCE) model is expected."""
-    if not op_census(flatbuffer).counts.get("LceBconv2d"):
-        raise InvalidInputError(f"{path} has no LceBconv2d op: it is not a binary LCE model (was it converted "
-                                "from a full-precision model or with the stock TFLite converter?)")
-
-
-def stock_interpreter(flatbuffer: bytes, path="model", *, num_threads: int = 1):
-    """``tf.lite.Interpreter`` with its error on LCE ops turned into a one-line explanation."""
-    import tensorflow as tf
-
-    found = lce_ops(flatbuffer)
-    try:
-        interp = tf.lite.Interpreter(model_content=flatbuffer, num_threads=num_threads)
-        interp.allocate_tensors()
-    except RuntimeError as err:
-        if found or "Lce" in str(err):
-            raise InvalidInputError(LCE_INTERPRETER_NEEDED.format(path=path, ops=", ".join(found) or "Lce*")) from None
-        raise InvalidInputError(f"tf.lite.Interpreter cannot open {path}: {str(err).splitlines()[0]}") from None
-    return interp
 
 
 @dataclasses.dataclass
@@ -181,7 +138,7 @@ def invoker(flatbuffer: bytes, runtime: str, *, threads: int = 1, path="model", 
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], _random_input(tuple(detail["shape"]), detail["dtype"], rng))
         return interp.invoke
-    interp = interpreter(flatbuffer, num_threads=int(threads), **RUNTIME_KWARGS[runtime])
+    interp = lce_interpreter(flatbuffer, num_threads=int(threads), **RUNTIME_KWARGS[runtime])
     inputs = [_random_input(tuple(shape), dtype, rng) for shape, dtype in zip(interp.input_shapes, interp.input_types)]
     run = interp.interpreter.predict
     return lambda: run(inputs)
@@ -293,7 +250,7 @@ def benchmark_model(path, *, threads: Sequence[int] = (1,), runs: int = 20, warm
                 times = time_stock_interpreter(stock_interpreter(data, path, num_threads=int(n)), runs=runs,
                                                warmup=warmup)
             else:
-                interp = interpreter(data, num_threads=int(n), **RUNTIME_KWARGS[runtime])
+                interp = lce_interpreter(data, num_threads=int(n), **RUNTIME_KWARGS[runtime])
                 times = time_interpreter(interp, runs=runs, warmup=warmup)
             rows.append(BenchRow(model=os.fspath(path), size_bytes=len(data), binary=binary, runtime=runtime,
                                  threads=int(n), runs=runs, median_ms=float(statistics.median(times)),

@@ -30,24 +30,19 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
-import numpy as np
 import tensorflow as tf
 
-import bhpe_tf
-from bhpe_tf.conversion import model_card as mc
-from bhpe_tf.conversion.census import Census, op_census
 from bhpe_tf.conversion.weight_storage import STORAGE_PARITY_RTOL, WEIGHT_STORAGES, store_weights
-from bhpe_tf.conversion.lce import binary_layers, convert, convert_float, float_fallback_layers, interpreter
-from bhpe_tf.conversion.parity import PARITY_RTOL
+from bhpe_tf.conversion.lce import binary_layers, convert, convert_float
+from bhpe_tf.conversion.parity import PARITY_RTOL, Verification, verify
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
+from bhpe_tf.fileio import atomic_write_bytes
+from bhpe_tf.runtime.card import TASKS, CropSpec, card_path_for, write_model_card
+from bhpe_tf.runtime.normalization import IMAGENET, UNIT_RANGE, Normalization
 
 log = logging.getLogger(__name__)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-PIXEL_SCALE = 1.0 / 255.0
 
 TASK_OF_MODEL = {"hrnet_w32": "keypoints_2d", "bihrnet": "keypoints_2d",
                  "binaryhpe": "smplx_mesh", "hand4whole": "smplx_mesh"}
@@ -59,46 +54,8 @@ DEFAULT_INT8_RANGE = (-3.0, 3.0)
 HEATMAP_DECODING = "argmax_quarter_offset"
 
 
-@dataclasses.dataclass(frozen=True)
-class Normalization:
-    """The network sees ``((x * scale) - mean) / std`` for RGB pixel values ``x`` in [0, 255]."""
-
-    scale: float = PIXEL_SCALE
-    mean: Sequence[float] = (0.0, 0.0, 0.0)
-    std: Sequence[float] = (1.0, 1.0, 1.0)
-
-    def apply(self, image) -> np.ndarray:
-        image = np.asarray(image, np.float32)
-        return ((image * np.float32(self.scale) - np.asarray(self.mean, np.float32))
-                / np.asarray(self.std, np.float32)).astype(np.float32)
-
-    def to_dict(self) -> dict:
-        return {"scale": float(self.scale), "mean": [float(v) for v in self.mean],
-                "std": [float(v) for v in self.std]}
-
-    @classmethod
-    def from_dict(cls, d) -> "Normalization":
-        return cls(scale=float(d["scale"]), mean=tuple(float(v) for v in d["mean"]),
-                   std=tuple(float(v) for v in d["std"]))
-
-
-IMAGENET = Normalization(mean=IMAGENET_MEAN, std=IMAGENET_STD)
-UNIT_RANGE = Normalization()
 DEFAULT_NORMALIZATION = {"hrnet_w32": IMAGENET, "bihrnet": IMAGENET, "binaryhpe": UNIT_RANGE,
                          "hand4whole": UNIT_RANGE}
-
-
-@dataclasses.dataclass(frozen=True)
-class CropSpec:
-    """Top-down crop of the person box (``bhpe_tf.data.transforms.box_to_center_scale``)."""
-
-    aspect_ratio: float = 0.75
-    padding: float = 1.25
-    interpolation: str = "bilinear"
-
-    def to_dict(self) -> dict:
-        return {"aspect_ratio": float(self.aspect_ratio), "padding": float(self.padding),
-                "interpolation": self.interpolation}
 
 
 # --------------------------------------------------------------------------- loading
@@ -395,192 +352,6 @@ def convert_deployment(deploy: tf.keras.Model, *, converter: str = "auto", int8:
     return data, target
 
 
-def flatbuffer_io(flatbuffer: bytes) -> dict:
-    """Names, shapes and dtypes of the flatbuffer's inputs / outputs, and the signature's output names.
-
-    TFLite orders a Keras model's outputs by *name* in the signature, not in Keras order; the
-    signature maps each Keras output name to its tensor.
-    """
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    graph = model.subgraphs[0]
-
-    def text(value):
-        return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
-
-    def describe(index):
-        tensor = graph.tensors[index]
-        dtype = {0: "float32", 3: "uint8", 9: "int8", 2: "int32"}.get(int(tensor.type), f"type{tensor.type}")
-        return {"tensor": int(index), "name": text(tensor.name), "shape": [int(d) for d in tensor.shape], "dtype": dtype}
-
-    inputs = [describe(i) for i in graph.inputs]
-    outputs = [describe(i) for i in graph.outputs]
-    signature_names = {}
-    for signature in model.signatureDefs or []:
-        for entry in signature.outputs or []:
-            signature_names[int(entry.tensorIndex)] = text(entry.name)
-    for out in outputs:
-        out["signature_name"] = signature_names.get(out["tensor"])
-    return {"inputs": inputs, "outputs": outputs}
-
-
-def output_kind(name: str, shape, task: str) -> str:
-    """The card's ``kind`` of an output, from its name (BinaryHPE's dict keys) and the task."""
-    lower = name.lower()
-    if "heatmap" in lower or (task == "keypoints_2d" and len(shape) == 4):
-        return "heatmaps"
-    if "vert" in lower or "mesh" in lower:
-        return "vertices"
-    if "joint" in lower or "kpt" in lower or "keypoint" in lower:
-        if any(k in lower for k in ("img", "proj", "2d", "uv")):
-            return "joints_2d"
-        return "joints_3d"
-    if "box" in lower:
-        return "boxes"
-    if any(k in lower for k in ("pose", "shape", "betas", "expr", "jaw", "cam", "smplx", "orient", "trans")):
-        return "smplx_params"
-    return "other"
-
-
-@dataclasses.dataclass
-class Verification:
-    census: Census
-    binary_layers: int
-    expected_fallback_layers: list
-    max_abs_diff: float
-    output_scale: float
-    tolerance: float
-    output_map: list  # tflite output index -> keras output position
-
-    sparse_flips: bool = False  # accepted although max_abs_diff > tolerance (see parity_stats)
-    parity_seed: int = 0  # the seeded parity input the figures above come from (see verify)
-
-    @property
-    def parity_ok(self) -> bool:
-        return self.max_abs_diff <= self.tolerance
-
-
-# Seeds of the parity inputs tried in turn (see :func:`verify`).
-PARITY_SEEDS = (0, 1, 2)
-# Acceptance of a parity miss caused by isolated near-tie sign flips (see :func:`verify`).
-SPARSE_FLIP_FRACTION = 0.01
-SPARSE_FLIP_RMS = 1e-3
-
-
-def parity_stats(keras_value, lite_value, rtol: float = PARITY_RTOL) -> dict:
-    """Compare one output: max |diff|, the output's largest |value| (scale, floored at 1e-6), and whether a
-    miss is *sparse* (<= 1 % of values beyond ``rtol * scale`` and relative RMS error <= 1e-3)."""
-    reference = np.asarray(keras_value, np.float64)
-    diff = np.abs(np.asarray(lite_value, np.float64) - reference)
-    if reference.size == 0:
-        return {"max_abs_diff": 0.0, "output_scale": 1e-6, "sparse": True}
-    scale = max(float(np.max(np.abs(reference))), 1e-6)
-    beyond = float(np.mean(diff > rtol * scale))
-    rms = float(np.sqrt(np.mean(diff ** 2)) / max(np.sqrt(np.mean(reference ** 2)), 1e-12))
-    return {"max_abs_diff": float(np.max(diff)), "output_scale": scale,
-            "sparse": beyond <= SPARSE_FLIP_FRACTION and rms <= SPARSE_FLIP_RMS}
-
-
-def parity_input(input_size, *, uint8_input: bool, normalization: Normalization, seed: int = 0) -> np.ndarray:
-    """A fixed parity input: seeded uniform [0, 255] RGB, as the deployment graph takes it."""
-    rng = np.random.default_rng(seed)
-    image = rng.uniform(0.0, 255.0, size=(1, int(input_size[0]), int(input_size[1]), 3))
-    if uint8_input:
-        return np.round(image).astype(np.uint8)
-    return normalization.apply(image)
-
-
-def _map_outputs(io, keras_names, keras_shapes):
-    """For each flatbuffer output (in interpreter order) the position of the Keras output it is."""
-    mapping = []
-    used = set()
-    for out in io["outputs"]:
-        position = None
-        if out["signature_name"] in keras_names:
-            position = keras_names.index(out["signature_name"])
-        else:  # no signature: first unused Keras output of the same shape
-            for i, shape in enumerate(keras_shapes):
-                if i not in used and list(shape) == out["shape"]:
-                    position = i
-                    break
-        if position is None or position in used:
-            raise ConversionError(f"cannot match flatbuffer output {out['name']!r} {out['shape']} to a Keras output")
-        used.add(position)
-        mapping.append(position)
-    return mapping
-
-
-def verify(deploy: tf.keras.Model, flatbuffer: bytes, *, uint8_input: bool, normalization: Normalization,
-           allow_float_fallback: bool = False, int8: bool = False, parity_rtol: float = PARITY_RTOL,
-           source_model: Optional[tf.keras.Model] = None) -> Verification:
-    """Census + parity. Raises :class:`ConversionError` on float fallbacks (unless allowed), on binary
-    layers that did not become ``LceBconv2d``, and on parity beyond ``parity_rtol`` (not for int8)."""
-    census = op_census(flatbuffer)
-    model_for_layers = source_model if source_model is not None else deploy
-    n_binary = len(binary_layers(model_for_layers))
-    expected = float_fallback_layers(model_for_layers)
-    if census.float_fallbacks and not allow_float_fallback:
-        listed = "; ".join(f.describe() for f in census.float_fallbacks[:5])
-        more = f" (+{len(census.float_fallbacks) - 5} more)" if len(census.float_fallbacks) > 5 else ""
-        raise ConversionError(f"{len(census.float_fallbacks)} float fallback(s) in the flatbuffer: {listed}{more}; "
-                              "pass --allow_float_fallback to accept them")
-    missing = n_binary - len(expected) - census.lce_bconv2d
-    if missing > 0 and not allow_float_fallback:
-        raise ConversionError(f"the model has {n_binary} binary layers but the flatbuffer only "
-                              f"{census.lce_bconv2d} LceBconv2d ops: {missing} binary layer(s) did not convert to binary")
-
-    height, width = (int(d) for d in deploy.inputs[0].shape[1:3])
-    io = flatbuffer_io(flatbuffer)
-    interp = interpreter(flatbuffer, num_threads=1)
-    misses = []
-    # A sign near-tie (a binary activation within float rounding of 0: Keras sums it in float, LCE in
-    # integers) flips one activation; in a narrow network that flip reaches every later value, so one
-    # input can miss parity without any conversion error. A conversion error (padding, folding,
-    # normalisation, output order) shows on every input: parity must hold on one of the seeded inputs,
-    # and the error names all of them.
-    for seed in (PARITY_SEEDS[:1] if int8 else PARITY_SEEDS):
-        x = parity_input((height, width), uint8_input=uint8_input, normalization=normalization, seed=seed)
-        keras_out = deploy(tf.constant(x), training=False)
-        keras_out = [np.asarray(o) for o in (keras_out if isinstance(keras_out, (list, tuple)) else [keras_out])]
-        mapping = _map_outputs(io, list(deploy.output_names), [o.shape for o in keras_out])
-        lite_out = interp.predict(x)
-        lite_out = lite_out if isinstance(lite_out, list) else [lite_out]
-        # Per output: |Keras - LCE| relative to that output's largest magnitude; the worst output is
-        # reported (a tiny output must not hide behind a large one).
-        worst = None
-        sparse_only = True
-        for lite, position in zip(lite_out, mapping):
-            stats = parity_stats(keras_out[position], lite, parity_rtol)
-            if worst is None or (stats["max_abs_diff"] / stats["output_scale"]
-                                 > worst["max_abs_diff"] / worst["output_scale"]):
-                worst = stats
-            sparse_only &= stats["sparse"]
-        diff, scale = worst["max_abs_diff"], worst["output_scale"]
-        tolerance = float(parity_rtol) * scale
-        result = Verification(census=census, binary_layers=n_binary, expected_fallback_layers=expected,
-                              max_abs_diff=diff, output_scale=scale, tolerance=tolerance, output_map=mapping,
-                              parity_seed=seed)
-        if result.parity_ok:
-            return result
-        if sparse_only and not int8:
-            # Isolated sign flips: the difference stays local (at most SPARSE_FLIP_FRACTION of the values).
-            log.warning("parity: max |Keras - LCE| %.3g exceeds %.3g at a few values only (at most %.0f%% beyond "
-                        "tolerance, relative RMS error <= %g): isolated near-tie sign flips, accepted",
-                        diff, tolerance, 100 * SPARSE_FLIP_FRACTION, SPARSE_FLIP_RMS)
-            result.sparse_flips = True
-            return result
-        misses.append(f"input seed {seed}: {diff:.3g} (largest value {scale:.3g}, tolerance {tolerance:.3g})")
-        if not int8:
-            log.warning("parity: input seed %d misses (%s); trying the next seeded input", seed, misses[-1])
-    message = (f"Keras vs converted model differ on every parity input ({'; '.join(misses)}; tolerance = "
-               f"{parity_rtol:g} x that output's largest value)")
-    if int8:
-        log.warning("%s: expected with --int8 (dummy int8 ranges, latency experiments only)", message)
-        return result
-    raise ConversionError(message)
-
-
 def check_weight_storage(*, int8: bool, float_weights: str) -> None:
     """Refuse (``InvalidInputError``) an unknown weight storage, or float16 / int8 weight storage
     together with int8 activation ranges."""
@@ -616,73 +387,6 @@ def reduced_weights_file(deploy: tf.keras.Model, flatbuffer: bytes, *, float_wei
     return smaller, verification
 
 
-# --------------------------------------------------------------------------- model card
-def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
-    """The card's ``keypoints`` entry for a heatmap model with ``num_joints`` channels."""
-    from bhpe_tf.data.meta import get_meta
-
-    dataset = dataset or KEYPOINT_DATASET_BY_COUNT.get(int(num_joints))
-    if dataset is not None:
-        meta = get_meta(dataset)
-        if meta.num_keypoints == int(num_joints):
-            return {"dataset": dataset, "names": list(meta.keypoint_names),
-                    "flip_pairs": [list(map(int, p)) for p in meta.flip_pairs],
-                    "skeleton": [list(map(int, e)) for e in meta.skeleton]}
-        raise InvalidInputError(f"keypoint layout {dataset!r} has {meta.num_keypoints} keypoints but the model "
-                                f"predicts {num_joints}")
-    return {"dataset": "custom", "names": [f"keypoint_{i}" for i in range(int(num_joints))], "flip_pairs": [],
-            "skeleton": []}
-
-
-def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: str, task: str,
-               deploy: tf.keras.Model, verification: Verification, uint8_input: bool,
-               normalization: Normalization, crop: CropSpec, target: str, int8: bool,
-               keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
-               float_weights: str = "float32") -> dict:
-    import larq_compute_engine as lce
-
-    from bhpe_tf import provenance as prov
-
-    io = flatbuffer_io(flatbuffer)
-    inp = io["inputs"][0]
-    outputs = []
-    for index, (out, position) in enumerate(zip(io["outputs"], verification.output_map)):
-        name = deploy.output_names[position]
-        outputs.append({"name": name, "index": index, "shape": out["shape"], "dtype": "float32",
-                        "kind": output_kind(name, out["shape"], task)})
-    heatmap = keypoints = None
-    heatmaps = [o for o in outputs if o["kind"] == "heatmaps"]
-    if heatmaps:
-        shape = heatmaps[0]["shape"]
-        stride_h, stride_w = inp["shape"][1] / shape[1], inp["shape"][2] / shape[2]
-        if stride_h != stride_w or stride_h != int(stride_h):
-            raise ConversionError(f"heatmaps {shape[1]}x{shape[2]} are not an integer downscale of the input "
-                                  f"{inp['shape'][1]}x{inp['shape'][2]}")
-        heatmap = {"stride": int(stride_h), "decoding": HEATMAP_DECODING}
-        keypoints = keypoints_block(shape[3], keypoint_dataset)
-    census = verification.census.to_dict()
-    census["binary_layers"] = int(verification.binary_layers)
-    census["lce_bconv2d"] = int(verification.census.lce_bconv2d)
-    card = {
-        "format": mc.FORMAT, "version": mc.VERSION, "bhpe_tf_version": bhpe_tf.__version__,
-        "model": model_name, "method": method, "task": task,
-        "tflite_file": tflite_file, "file_size_bytes": len(flatbuffer), "sha256": mc.sha256_hex(flatbuffer),
-        "input": {"name": inp["name"], "index": 0, "shape": inp["shape"],
-                  "dtype": "uint8" if uint8_input else "float32", "layout": "NHWC", "color": "RGB",
-                  "normalization": normalization.to_dict(), "crop": crop.to_dict()},
-        "outputs": outputs,
-        "heatmap": heatmap,
-        "keypoints": keypoints,
-        "census": {k: census[k] for k in mc.CENSUS_KEYS},
-        "parity": {"max_abs_diff": float(verification.max_abs_diff), "output_scale": float(verification.output_scale),
-                   "tolerance": float(verification.tolerance), "input": mc.parity_input_description(verification.parity_seed)},
-        "converter": {"target": target, "int8": bool(int8), "lce_version": str(lce.__version__),
-                      "tensorflow_version": str(tf.__version__), "float_weights": float_weights},
-        "provenance": prov.validate(provenance) if provenance is not None else prov.unknown(),
-    }
-    return mc.validate_model_card(card, flatbuffer)
-
-
 # --------------------------------------------------------------------------- all together
 @dataclasses.dataclass
 class ExportResult:
@@ -713,8 +417,8 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
         raise InvalidInputError(f"output must end in .tflite, got {output}")
     check_weight_storage(int8=int8, float_weights=float_weights)
     task = task or TASK_OF_MODEL.get(model_name, "keypoints_2d")
-    if task not in mc.TASKS:
-        raise InvalidInputError(f"task must be one of {', '.join(mc.TASKS)}, got {task!r}")
+    if task not in TASKS:
+        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     normalization = normalization or DEFAULT_NORMALIZATION.get(model_name, IMAGENET)
     deploy = deployment_model(model, input_size=input_size, uint8_input=uint8_input, normalization=normalization,
                               task=task)
@@ -732,13 +436,15 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
         flatbuffer, verification = reduced_weights_file(
             deploy, flatbuffer, float_weights=float_weights, uint8_input=uint8_input, normalization=normalization,
             allow_float_fallback=allow_float_fallback, parity_rtol=float_weights_parity_rtol, source_model=model)
+    from bhpe_tf.conversion.model_card import build_card  # the card builder reads this module's constants
+
     card = build_card(flatbuffer=flatbuffer, tflite_file=output.name, model_name=model_name, method=method,
                       task=task, deploy=deploy, verification=verification, uint8_input=uint8_input,
                       normalization=normalization, crop=crop, target=target, int8=int8,
                       keypoint_dataset=keypoint_dataset, provenance=provenance,
                       float_weights=float_weights)
-    mc.atomic_write_bytes(output, flatbuffer)
-    card_path = mc.write_model_card(card, mc.card_path_for(output), tflite_bytes=flatbuffer)
+    atomic_write_bytes(output, flatbuffer)
+    card_path = write_model_card(card, card_path_for(output), tflite_bytes=flatbuffer)
     return ExportResult(tflite_path=output, card_path=card_path, card=card, verification=verification,
                         float32_size_bytes=float32_size, float32_verification=float32_verification)
 

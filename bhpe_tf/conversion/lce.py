@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from bhpe_tf.binary.methods import METHODS
 from bhpe_tf.errors import ConversionError
+from bhpe_tf.runtime.predictors import lce_interpreter
 
 LCE_OPS = ("LceBconv2d", "LceQuantize", "LceDequantize", "LceBMaxPool2d")
 
@@ -197,23 +198,10 @@ def convert_int8(model: tf.keras.Model, representative) -> bytes:
         return converter.convert()
 
 
-def interpreter(flatbuffer: bytes, *, num_threads: int = 1, use_indirect_bgemm: bool = False,
-                use_xnnpack: bool = False, use_reference_bconv: bool = False):
-    """LCE's Python interpreter for a flatbuffer (runs LceBconv2d & co. as well as builtin ops).
-
-    Kernel choices (LCE 0.16): ``use_reference_bconv`` (LCE's portable reference LceBconv2d, for
-    correctness checks), ``use_indirect_bgemm`` (indirect binary GEMM instead of im2col + bgemm),
-    ``use_xnnpack`` (the XNNPACK delegate for the float / int8 builtin ops)."""
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-
-    return Interpreter(flatbuffer, num_threads=num_threads, use_reference_bconv=use_reference_bconv,
-                       use_indirect_bgemm=use_indirect_bgemm, use_xnnpack=use_xnnpack)
-
-
 def predict(flatbuffer: bytes, inputs, **interpreter_kwargs):
     """Run the flatbuffer on one batch; returns a list of outputs (one array per model output)."""
     inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    interp = interpreter(flatbuffer, **interpreter_kwargs)
+    interp = lce_interpreter(flatbuffer, **interpreter_kwargs)
     outputs = [[] for _ in interp.output_types]
     batch = inputs[0].shape[0]
     # The LCE interpreter is built for batch 1 models; feed the batch one sample at a time.

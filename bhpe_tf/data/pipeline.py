@@ -28,9 +28,10 @@ from bhpe_tf.data.records import DataError, SampleRecord, SkipCounter, read_imag
 from bhpe_tf.data.transforms import (AugmentConfig, AugmentParams, affine_points, apply_color, crop_matrix,
                                      sample_augmentation, swap_pairs, warp_crop)
 from bhpe_tf.data.wholebody_targets import WholeBodyTargetConfig, make_wholebody_targets, remap_joints
+from bhpe_tf.runtime.normalization import IMAGENET
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+IMAGENET_MEAN = np.asarray(IMAGENET.mean, np.float32)
+IMAGENET_STD = np.asarray(IMAGENET.std, np.float32)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 
 from bhpe_tf.data.heatmaps import encode_heatmaps
+from bhpe_tf.runtime.normalization import IMAGENET
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+IMAGENET_MEAN = np.asarray(IMAGENET.mean, np.float32)
+IMAGENET_STD = np.asarray(IMAGENET.std, np.float32)
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
 COCO_SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
