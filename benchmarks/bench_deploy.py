@@ -72,7 +72,7 @@ def person_crops(height, width, *, source):
         from bhpe_tf.data.coco import load_coco
         from bhpe_tf.data.pipeline import PipelineConfig, process_record
 
-        config = PipelineConfig(input_size=(width, height), heatmap_size=(width // 4, height // 4), augment=None)
+        config = PipelineConfig(input_size=(width, height), augment=None)
         records = load_coco(annotation_file=annotation, min_keypoints=1)
         crops = [process_record(r, config=config)["image"][None].astype(np.float32) for r in records]
         return crops, f"{len(crops)} person crops of {annotation}"

@@ -28,7 +28,7 @@ def crop_rates(*, batch_size: int = 32, batches: int = 20, repeats: int = 5, war
     ``rates`` (wall clock, one per timed run), ``cpu_rates`` (per CPU-second of this process), ``cores``,
     load averages before / after, and the pipeline's skip report. ``parallel``: map parallelism (None: AUTOTUNE)."""
     records = load_coco(annotation_file=shared_data() / "coco" / "test_coco.json", min_keypoints=1)
-    config = PipelineConfig(input_size=(192, 256), heatmap_size=(48, 64), augment=AugmentConfig.hrnet_coco(),
+    config = PipelineConfig(input_size=(192, 256), augment=AugmentConfig.hrnet_coco(),
                             batch_size=batch_size, shuffle=True, repeat=True, drop_remainder=True,
                             num_parallel_calls=parallel)
     pipeline = make_pipeline(records=list(records) * 8, config=config)

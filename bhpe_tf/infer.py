@@ -147,19 +147,22 @@ def crop_people(image_rgb, boxes, spec: ModelSpec):
 
 # --------------------------------------------------------------------------- decoding and drawing
 def predict_keypoints(predictor, crops, centers, scales, *, flip_test: bool = False):
-    """Image-space keypoints ``(N, K, 2)`` and scores ``(N, K)`` from the heatmaps output."""
-    from bhpe_tf.data.heatmaps import decode_to_image, fuse_flip_test
+    """Image-space keypoints ``(N, K, 2)`` and scores ``(N, K)`` from the heatmaps output, decoded by
+    the codec of the card's ``heatmap`` block (:meth:`~bhpe_tf.data.codecs.HeatmapCodec.from_card`)."""
+    from bhpe_tf.data.codecs import HeatmapCodec
 
     spec = predictor.spec
     position = spec.output_of_kind("heatmaps")
-    if position is None:
+    if position is None or spec.heatmap is None:
         raise InvalidInputError("the model has no heatmaps output; it is not a 2D keypoint model")
+    height, width = spec.input_size
+    codec = HeatmapCodec.from_card(spec.heatmap, input_wh=(width, height))
     heatmaps = predictor(crops)[position]
     if flip_test:
         flip_pairs = spec.keypoints["flip_pairs"] if spec.keypoints else []
         flipped = predictor(np.ascontiguousarray(crops[:, :, ::-1]))[position]
-        heatmaps = fuse_flip_test(heatmaps, flipped, flip_pairs)
-    return decode_to_image(heatmaps, centers=centers, scales=scales)
+        heatmaps = codec.fuse_flip_test(heatmaps, flipped, flip_pairs)
+    return codec.decode_to_image(heatmaps, centers=centers, scales=scales)
 
 
 def coco_result(image_id, keypoints, scores, box_score) -> dict:

@@ -3,8 +3,8 @@
 1. Golden files from a real converted model and a real image: a small BiHRNet is exported with the
    project's exporter (``bhpe_tf.conversion.export``, uint8 input, model card), a COCO val2017 image
    (``shared/data/coco/000000000785.jpg``) is cropped with ``bhpe_tf.data.transforms`` at several
-   boxes, the crops are run through LCE's interpreter, and the heatmaps are decoded with
-   ``bhpe_tf.data.heatmaps``. Everything goes to a temp folder as raw little-endian arrays plus
+   boxes, the crops are run through LCE's interpreter, and the heatmaps are decoded by the
+   ``bhpe_tf.data.codecs.HeatmapCodec`` read from the card's ``heatmap`` block. Everything goes to a temp folder as raw little-endian arrays plus
    ``golden.json``, together with variants of the card that the Python validator rejects.
 2. ``android_demo/run_core_tests.sh DIR`` compiles the core and its JUnit 4 tests with plain javac
    and runs them; the Java side asserts crop within 1 uint8 step, keypoints within 1e-3 px, the
@@ -100,7 +100,9 @@ def _rejected_cards(card: dict):
         ("heatmap_null", variant(lambda c: c.update(heatmap=None))),
         ("keypoints_null", variant(lambda c: c.update(keypoints=None))),
         ("stride_zero", variant(lambda c: c["heatmap"].update(stride=0))),
-        ("decoding_dark", variant(lambda c: c["heatmap"].update(decoding="dark"))),
+        ("decoding_unknown", variant(lambda c: c["heatmap"].update(decoding="soft_argmax"))),
+        ("blur_kernel_standard", variant(lambda c: c["heatmap"].update(blur_kernel=11))),
+        ("heatmap_unknown_key", variant(lambda c: c["heatmap"].update(sigma=2.0))),
         ("skeleton_range", variant(lambda c: c["keypoints"]["skeleton"].append([0, 99]))),
         ("flip_pair_shape", variant(lambda c: c["keypoints"]["flip_pairs"].append([1, 2, 3]))),
         ("names_count", variant(lambda c: c["keypoints"].update(names=c["keypoints"]["names"][:-1], flip_pairs=[],
@@ -141,7 +143,7 @@ def _boxes(shared_data: Path, width: int, height: int):
 def write_golden(result, shared_data: Path, out: Path) -> dict:
     """Run the Python pipeline and write what the Java core must reproduce into ``out``."""
     from bhpe_tf.runtime import lce_interpreter
-    from bhpe_tf.data.heatmaps import decode_heatmaps, heatmap_to_image_coords
+    from bhpe_tf.data.codecs import HeatmapCodec
     from bhpe_tf.data.records import read_image
     from bhpe_tf.data.transforms import box_to_center_scale, get_affine_transform, warp_crop
 
@@ -161,6 +163,8 @@ def write_golden(result, shared_data: Path, out: Path) -> dict:
     crop_cfg = inp["crop"]
     interp = lce_interpreter(tflite_bytes)
     hm_out = next(o for o in card["outputs"] if o["kind"] == "heatmaps")
+    codec = HeatmapCodec.from_card(card["heatmap"], input_wh=(in_w, in_h))  # what the Java decoder reads
+    assert codec.decoding == "standard" and codec.heatmap_wh == (hm_out["shape"][2], hm_out["shape"][1])
     cases = []
     for name, box in _boxes(shared_data, width, height):
         center, scale = box_to_center_scale(box, aspect_ratio=crop_cfg["aspect_ratio"], padding=crop_cfg["padding"])
@@ -182,9 +186,8 @@ def write_golden(result, shared_data: Path, out: Path) -> dict:
         outputs = outputs if isinstance(outputs, list) else [outputs]
         heatmaps = np.asarray(outputs[hm_out["index"]], np.float32)
         assert list(heatmaps.shape) == hm_out["shape"]
-        coords, maxvals = decode_heatmaps(heatmaps[0], method="standard")
-        keypoints = heatmap_to_image_coords(coords, center=center, scale=scale,
-                                            heatmap_size=(heatmaps.shape[2], heatmaps.shape[1]))
+        coords, maxvals = codec.decode(heatmaps[0])
+        keypoints = codec.to_image(coords, center=center, scale=scale)
         case.update(heatmaps=f"{name}_heatmaps.f32", heatmaps_shape=list(heatmaps.shape),
                     coords=f"{name}_coords.f32", keypoints=f"{name}_keypoints.f32", scores=f"{name}_scores.f32")
         heatmaps.astype("<f4").tofile(out / case["heatmaps"])

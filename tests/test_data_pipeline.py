@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from bhpe_tf.data.coco import load_coco
-from bhpe_tf.data.heatmaps import decode_heatmaps
 from bhpe_tf.data.mpii import load_mpii_json, load_mpii_predictions
 from bhpe_tf.data.pipeline import PipelineConfig, make_pipeline, process_record
 from bhpe_tf.data.records import DataError, read_image
@@ -30,7 +29,7 @@ def test_pipeline_shapes_and_targets(coco_records):
     assert b["heatmaps"].shape == (4, 64, 48, 17) and b["target_weight"].shape == (4, 17)
     assert b["matrix"].shape == (4, 2, 3) and b["keypoints"].shape == (4, 17, 3)
     # the heatmaps encode the returned crop keypoints
-    coords, _ = decode_heatmaps(b["heatmaps"].numpy())
+    coords, _ = cfg.codec.decode(b["heatmaps"].numpy())
     kp = b["keypoints"].numpy()
     # joints inside the crop (HRNet also keeps joints near or past the border, whose Gaussian is cut)
     w = (b["target_weight"].numpy() > 0) & np.all((kp[..., :2] >= 4) & (kp[..., :2] < [188, 252]), axis=-1)
@@ -156,11 +155,23 @@ def test_mixed_datasets_need_joint_maps(shared_data):
         make_pipeline(records=coco + mpii, config=PipelineConfig(batch_size=4))
     # a toy common set: nose-free 2 joints (left wrist, right wrist) from both layouts
     maps = {"coco": (9, 10), "h36m": (13, 16)}
-    cfg = PipelineConfig(batch_size=4, joint_maps=maps, input_size=(384, 512), heatmap_size=(96, 128),
-                         targets=("heatmaps", "wholebody"))
+    cfg = PipelineConfig(batch_size=4, joint_maps=maps, input_size=(384, 512), targets=("heatmaps", "wholebody"))
     pipe = make_pipeline(records=coco + h36m, config=cfg)
     batch = next(iter(pipe.dataset))
     assert batch["keypoints"].shape == (4, 2, 3) and batch["joint_img"].shape == (4, 2, 3)
     assert batch["heatmaps"].shape == (4, 128, 96, 2)
     np.testing.assert_allclose(batch["keypoints"].numpy()[2, 0, :2] / [384, 512] * [6, 8],
                                batch["joint_img"].numpy()[2, 0, :2], atol=1e-4)
+
+
+def test_pipeline_targets_use_the_configs_codec(coco_records):
+    from bhpe_tf.data.codecs import HeatmapCodec
+
+    assert PipelineConfig(input_size=(96, 128)).codec == HeatmapCodec(input_wh=(96, 128))
+    codec = HeatmapCodec(input_wh=(96, 128), sigma=1.0, unbiased=True)
+    out = process_record(coco_records[0], config=PipelineConfig(input_size=(96, 128), codec=codec))
+    expected, weights = codec.encode(out["keypoints"])
+    np.testing.assert_array_equal(out["heatmaps"], expected)
+    np.testing.assert_array_equal(out["target_weight"], weights)
+    with pytest.raises(ValueError, match="codec.input_wh"):
+        PipelineConfig(input_size=(192, 256), codec=codec)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bhpe_tf.data.coco import load_coco
-from bhpe_tf.data.heatmaps import decode_heatmaps, heatmap_to_image_coords
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.data.meta import get_meta
 from bhpe_tf.data.mpii import load_mpii_json
 from bhpe_tf.data.pipeline import PipelineConfig, process_record
@@ -115,22 +115,19 @@ def test_augmentation_distribution():
     assert not np.allclose(d.center, [50, 50])  # the box of a half of the body
 
 
-def _round_trip(records, *, input_size, heatmap_size, unbiased, method):
-    cfg = PipelineConfig(input_size=input_size, heatmap_size=heatmap_size, unbiased_encoding=unbiased,
-                         normalize="uint8")
-    stride = input_size[0] / heatmap_size[0]
+def _round_trip(records, *, codec):
+    cfg = PipelineConfig(input_size=codec.input_wh, codec=codec, normalize="uint8")
     rows = []
     for rec in records:
         out = process_record(rec, config=cfg)
-        coords, _ = decode_heatmaps(out["heatmaps"][None], method=method, blur_kernel=None)
-        image_xy = heatmap_to_image_coords(coords[0], center=out["center"], scale=out["scale"],
-                                           heatmap_size=heatmap_size)
+        coords, _ = codec.decode(out["heatmaps"][None])
+        image_xy = codec.to_image(coords[0], center=out["center"], scale=out["scale"])
         used = out["target_weight"] > 0
-        hm_xy = out["keypoints"][:, :2] / stride
-        interior = np.all((hm_xy >= 2) & (hm_xy <= np.array(heatmap_size) - 3), axis=1)
+        hm_xy = out["keypoints"][:, :2] / codec.stride
+        interior = np.all((hm_xy >= 2) & (hm_xy <= np.array(codec.heatmap_wh) - 3), axis=1)
         for k in np.flatnonzero(used):
             rows.append((np.abs(image_xy[k] - rec.keypoints[k, :2]).max(),
-                         np.abs(coords[0, k] - hm_xy[k]).max(), interior[k], out["scale"][0] / input_size[0]))
+                         np.abs(coords[0, k] - hm_xy[k]).max(), interior[k], out["scale"][0] / codec.input_wh[0]))
     return np.array(rows)
 
 
@@ -138,22 +135,22 @@ def _round_trip(records, *, input_size, heatmap_size, unbiased, method):
 def test_crop_target_decode_round_trip(shared_data, name):
     if name == "coco":
         records = load_coco(annotation_file=shared_data / "coco" / "test_coco.json", min_keypoints=1)
-        sizes = dict(input_size=(192, 256), heatmap_size=(48, 64))
+        input_wh = (192, 256)
     else:
         records = load_mpii_json(annotation_file=shared_data / "mpii" / "test_mpii.json")
-        sizes = dict(input_size=(256, 256), heatmap_size=(64, 64))
+        input_wh = (256, 256)
     # Unbiased (DARK) encoding + DARK decoding: within 0.5 px in the original image wherever the
     # Taylor step applies (2 px away from the heatmap border).
-    rows = _round_trip(records, unbiased=True, method="dark", **sizes)
+    rows = _round_trip(records, codec=HeatmapCodec(input_wh=input_wh, unbiased=True, blur_kernel=0))
     interior = rows[:, 2] > 0
     assert interior.sum() >= 0.9 * len(rows)
     assert rows[interior, 0].max() < 0.5
     # Standard HRNet codec: integer-centred Gaussians, so the error is the rounding to the heatmap
     # grid: at most half a heatmap pixel, i.e. 0.5 * stride * zoom in image pixels.
-    rows = _round_trip(records, unbiased=False, method="standard", **sizes)
+    codec = HeatmapCodec(input_wh=input_wh)
+    rows = _round_trip(records, codec=codec)
     assert rows[:, 1].max() <= 0.5 + 1e-4
-    stride = sizes["input_size"][0] / sizes["heatmap_size"][0]
-    assert np.all(rows[:, 0] <= 0.5 * stride * rows[:, 3] + 1e-3)
+    assert np.all(rows[:, 0] <= 0.5 * codec.stride * rows[:, 3] + 1e-3)
 
 
 def test_crop_to_image_inverts_the_crop():

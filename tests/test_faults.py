@@ -328,8 +328,7 @@ def test_one_image_reader_detects_truncation_everywhere(tmp_path, shared_data):
     records = list(load_coco(annotation_file=shared_data / "coco" / "test_coco.json",
                              image_dir=shared_data / "coco", min_keypoints=1))
     records[0].image_path = str(cut_jpeg)
-    pipeline = make_pipeline(records=records[:3], config=PipelineConfig(input_size=(32, 32), heatmap_size=(8, 8),
-                                                                        batch_size=None))
+    pipeline = make_pipeline(records=records[:3], config=PipelineConfig(input_size=(32, 32), batch_size=None))
     assert len(list(pipeline.dataset)) == 2 and pipeline.skips.counts == {"bad image (ImageReadError)": 1}
     # inference: the model is not even opened, the image is refused first (exit 2, one line)
     Path(str(cut_jpeg) + ".tflite").write_bytes(b"")

@@ -126,6 +126,21 @@ def test_a_broken_card_is_one_line_naming_the_key(written_card):
         assert str(err.value).startswith(f"model card: {key}: ") and "\n" not in str(err.value)
 
 
+def test_heatmap_block_of_a_dark_codec_validates_and_its_kernel_only_with_dark(written_card):
+    from bhpe_tf.data.codecs import HeatmapCodec
+
+    card, _ = written_card
+    height, width = card["input"]["shape"][1:3]
+    stride = card["heatmap"]["stride"]
+    dark = HeatmapCodec(input_wh=(width, height), heatmap_wh=(width // stride, height // stride), unbiased=True,
+                        blur_kernel=5)
+    assert mc.validate_model_card({**card, "heatmap": dark.to_card()})["heatmap"]["blur_kernel"] == 5
+    for heatmap, message in (({**card["heatmap"], "blur_kernel": 5}, "only for decoding 'dark'"),
+                             ({**dark.to_card(), "blur_kernel": 4}, "odd positive integer")):
+        with pytest.raises(InvalidInputError, match="heatmap.blur_kernel") as err:
+            mc.validate_model_card({**card, "heatmap": heatmap})
+        assert message in str(err.value)
+
 def test_named_normalizations_are_the_training_configs_names():
     from bhpe_tf.data import pipeline, synthetic
 

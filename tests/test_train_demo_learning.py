@@ -3,7 +3,7 @@ and a short fully-binary training run whose held-out PCK rises well above chance
 import numpy as np
 import pytest
 
-from bhpe_tf.data.heatmaps import encode_heatmaps
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.training import config as C
 from bhpe_tf.training.tasks import make_task
 
@@ -26,7 +26,7 @@ def test_pck_of_decoded_ground_truth_heatmaps_is_one(demo_task):
     # int(x / stride + 0.5)), so its peak is the border pixel, within one stride
     pred, _ = demo_task.predict_keypoints(batch["heatmaps"])
     vis = batch["target_weight"] > 0
-    stride = demo_task.input_wh[0] / demo_task.heatmap_wh[0]
+    stride = demo_task.codec.stride
     kp = batch["keypoints"][..., :2]
     err = np.abs(pred - kp)[vis]
     interior = (kp < np.array(demo_task.input_wh) - stride / 2)[vis]
@@ -47,7 +47,7 @@ def test_pck_is_low_for_wrong_predictions(demo_task):
 
 def test_single_joint_round_trip_through_targets_and_pck():
     kp = np.array([[13.0, 41.0, 2.0], [50.0, 7.0, 2.0]], np.float32)
-    hm, w = encode_heatmaps(kp, input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5)
+    hm, w = HeatmapCodec(input_wh=(64, 64), sigma=1.5).encode(kp)
     assert w.tolist() == [1.0, 1.0]
     y, x = np.unravel_index(np.argmax(hm[..., 0]), hm.shape[:2])
     assert (x * 4, y * 4) == (12, 40)

@@ -51,7 +51,6 @@ KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
 # Int8 models use LCE's dummy quantization ranges (latency experiments only): parity is measured
 # and recorded, not enforced.
 DEFAULT_INT8_RANGE = (-3.0, 3.0)
-HEATMAP_DECODING = "argmax_quarter_offset"
 
 
 DEFAULT_NORMALIZATION = {"hrnet_w32": IMAGENET, "bihrnet": IMAGENET, "binaryhpe": UNIT_RANGE,

@@ -8,8 +8,9 @@ from typing import Optional
 import tensorflow as tf
 
 import bhpe_tf
-from bhpe_tf.conversion.export import HEATMAP_DECODING, KEYPOINT_DATASET_BY_COUNT
+from bhpe_tf.conversion.export import KEYPOINT_DATASET_BY_COUNT
 from bhpe_tf.conversion.parity import Verification
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.errors import ConversionError, InvalidInputError
 from bhpe_tf.runtime import card as mc
 from bhpe_tf.runtime.card import CropSpec
@@ -74,11 +75,11 @@ def build_card(*, flatbuffer: bytes, tflite_file: str, model_name: str, method: 
     heatmaps = [o for o in outputs if o["kind"] == "heatmaps"]
     if heatmaps:
         shape = heatmaps[0]["shape"]
-        stride_h, stride_w = inp["shape"][1] / shape[1], inp["shape"][2] / shape[2]
-        if stride_h != stride_w or stride_h != int(stride_h):
-            raise ConversionError(f"heatmaps {shape[1]}x{shape[2]} are not an integer downscale of the input "
-                                  f"{inp['shape'][1]}x{inp['shape'][2]}")
-        heatmap = {"stride": int(stride_h), "decoding": HEATMAP_DECODING}
+        codec = HeatmapCodec(input_wh=(inp["shape"][2], inp["shape"][1]), heatmap_wh=(shape[2], shape[1]))
+        try:
+            heatmap = codec.to_card()
+        except ValueError as e:  # heatmaps that are no integer downscale of the input
+            raise ConversionError(str(e)) from None
         keypoints = keypoints_block(shape[3], keypoint_dataset)
     census = verification.census.to_dict()
     census["binary_layers"] = int(verification.binary_layers)

@@ -8,10 +8,9 @@ Hand4Whole's dataset layout, its exact mesh targets and the 3D / 2D training mix
 """
 from bhpe_tf.data.agora import load_agora
 from bhpe_tf.data.coco import load_coco
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.data.ehf import load_ehf
 from bhpe_tf.data.h36m import load_h36m_cameras, load_h36m_npz
-from bhpe_tf.data.heatmaps import (decode_heatmaps, decode_to_image, encode_heatmaps, flip_back, fuse_flip_test,
-                                   heatmap_to_image_coords)
 from bhpe_tf.data.meta import KeypointMeta, get_meta
 from bhpe_tf.data.mpii import load_mpii_eval_mat, load_mpii_json, load_mpii_predictions, load_mpii_release_mat
 from bhpe_tf.data.records import Camera, DataError, RecordSet, SampleRecord, SkipCounter, SMPLXParams, read_image
@@ -19,9 +18,8 @@ from bhpe_tf.data.transforms import (AugmentConfig, box_to_center_scale, crop_ma
                                      warp_crop)
 
 __all__ = [
-    "AugmentConfig", "Camera", "DataError", "KeypointMeta", "RecordSet", "SMPLXParams", "SampleRecord", "SkipCounter",
-    "box_to_center_scale", "crop_matrix", "decode_heatmaps", "decode_to_image", "encode_heatmaps", "flip_back",
-    "fuse_flip_test", "get_affine_transform", "get_meta", "heatmap_to_image_coords", "load_agora", "load_coco",
+    "AugmentConfig", "Camera", "DataError", "HeatmapCodec", "KeypointMeta", "RecordSet", "SMPLXParams", "SampleRecord",
+    "SkipCounter", "box_to_center_scale", "crop_matrix", "get_affine_transform", "get_meta", "load_agora", "load_coco",
     "load_ehf", "load_h36m_cameras", "load_h36m_npz", "load_mpii_eval_mat", "load_mpii_json",
     "load_mpii_predictions", "load_mpii_release_mat", "read_image", "warp_crop",
 ]

@@ -22,7 +22,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from bhpe_tf.data.heatmaps import encode_heatmaps
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.data.meta import get_meta
 from bhpe_tf.data.records import DataError, SampleRecord, SkipCounter, read_image
 from bhpe_tf.data.transforms import (AugmentConfig, AugmentParams, affine_points, apply_color, crop_matrix,
@@ -38,6 +38,9 @@ IMAGENET_STD = np.asarray(IMAGENET.std, np.float32)
 class PipelineConfig:
     """What to produce. Sizes are ``(w, h)``. ``augment=None`` gives test-time crops.
 
+    ``codec``: the heatmap targets' :class:`~bhpe_tf.data.codecs.HeatmapCodec` (its ``input_wh`` is
+    ``input_size``); by default HRNet's (stride 4, sigma 2, standard encoding) for ``input_size``.
+
     ``normalize``: ``"imagenet"`` (HRNet: RGB / 255, minus mean, over std), ``"unit"`` (Hand4Whole:
     RGB / 255) or ``"uint8"`` (raw pixels, for models that normalise in-graph, e.g. for LCE).
     ``targets``: any of ``"heatmaps"``, ``"wholebody"``. ``joint_maps`` maps each dataset's
@@ -46,9 +49,7 @@ class PipelineConfig:
     """
 
     input_size: tuple = (192, 256)
-    heatmap_size: tuple = (48, 64)
-    sigma: float = 2.0
-    unbiased_encoding: bool = False
+    codec: HeatmapCodec | None = None
     augment: AugmentConfig | None = None
     targets: tuple = ("heatmaps",)
     wholebody: WholeBodyTargetConfig | None = None
@@ -71,6 +72,10 @@ class PipelineConfig:
         unknown = set(self.targets) - {"heatmaps", "wholebody"}
         if unknown:
             raise ValueError(f"unknown targets {sorted(unknown)}")
+        if self.codec is None:
+            object.__setattr__(self, "codec", HeatmapCodec(input_wh=self.input_size))
+        elif tuple(self.codec.input_wh) != tuple(self.input_size):
+            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_size {self.input_size}")
         if self.wholebody is not None and tuple(self.wholebody.input_size) != tuple(self.input_size):
             raise ValueError(f"wholebody.input_size {self.wholebody.input_size} differs from input_size "
                              f"{self.input_size}")
@@ -145,9 +150,7 @@ def process_record(record: SampleRecord, *, config: PipelineConfig, rng: np.rand
         "keypoints": kp,
     }
     if "heatmaps" in config.targets:
-        out["heatmaps"], out["target_weight"] = encode_heatmaps(
-            kp, input_size=config.input_size, heatmap_size=config.heatmap_size, sigma=config.sigma,
-            unbiased=config.unbiased_encoding)
+        out["heatmaps"], out["target_weight"] = config.codec.encode(kp)
     if "wholebody" in config.targets:
         wb_config = config.wholebody or WholeBodyTargetConfig(input_size=tuple(config.input_size))
         out.update(make_wholebody_targets(record, matrix=mat, flip=aug.flip, rot=aug.rot, config=wb_config,

@@ -9,7 +9,7 @@ The ``"val"`` split draws from another stream than ``"train"`` and is held out.
   noisy background with distractor shapes: random limb angles, limb thickness and colours, global
   rotation, scale and translation, joints marked by small dots. The person faces the camera (its
   left is on the image's right, the COCO convention), so left/right is decidable from geometry.
-  Targets are HRNet's Gaussian heatmaps (:func:`bhpe_tf.data.heatmaps.encode_heatmaps`).
+  Targets are Gaussian heatmaps (:meth:`bhpe_tf.data.codecs.HeatmapCodec.encode`).
 * :class:`SyntheticMesh`: renders of the synthetic SMPL-X body (:mod:`bhpe_tf.body.synthetic`)
   with random pose, shape and expression (:func:`bhpe_tf.body.render.render_mesh`) and the targets
   of the Hand4Whole loss in the keys of :func:`bhpe_tf.data.wholebody_targets.make_wholebody_targets`
@@ -23,7 +23,7 @@ import os
 import cv2
 import numpy as np
 
-from bhpe_tf.data.heatmaps import encode_heatmaps
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.runtime.normalization import IMAGENET
 
 IMAGENET_MEAN = np.asarray(IMAGENET.mean, np.float32)
@@ -143,20 +143,23 @@ class SyntheticPose2D:
     """Stick figures with COCO-17 / MPII-16 keypoints and HRNet heatmap targets (module docstring).
 
     Args:
-        input_size: crop ``(w, h)``; heatmap_size: ``(w, h)``, default a quarter of the input.
-        sigma: Gaussian sigma of the heatmaps (heatmap pixels).
+        input_size: crop ``(w, h)``.
+        codec: the heatmap targets' codec (its ``input_wh`` is ``input_size``); default HRNet's
+            (stride 4, sigma 2) for ``input_size``.
         layout: ``"coco"`` (17 keypoints) or ``"mpii"`` (16).
         split: ``"train"``, ``"val"`` or ``"test"`` (independent streams); seed: dataset seed.
         normalize: ``"imagenet"`` (HRNet), ``"unit"`` or ``"uint8"``.
     """
 
-    def __init__(self, *, input_size=(192, 256), heatmap_size=None, sigma: float = 2.0, layout: str = "coco",
+    def __init__(self, *, input_size=(192, 256), codec: HeatmapCodec | None = None, layout: str = "coco",
                  split: str = "train", seed: int = 0, normalize: str = "imagenet", length: int | None = None):
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.heatmap_size = tuple(int(v) for v in (heatmap_size or (self.input_size[0] // 4, self.input_size[1] // 4)))
+        self.codec = codec or HeatmapCodec(input_wh=self.input_size)
+        if self.codec.input_wh != self.input_size:
+            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_size {self.input_size}")
         if layout not in ("coco", "mpii"):
             raise ValueError(f"layout must be 'coco' or 'mpii', got {layout!r}")
-        self.layout, self.sigma, self.seed, self.normalize = layout, float(sigma), int(seed), normalize
+        self.layout, self.seed, self.normalize = layout, int(seed), normalize
         self.split, self._split = split, _split_id(split)
         self.length = length  # informational (val set size); generation is unbounded
         self.num_joints = 17 if layout == "coco" else 16
@@ -227,11 +230,10 @@ class SyntheticPose2D:
         return img, keypoints, box_size
 
     def sample(self, index: int) -> dict:
-        """One element: ``image`` (h, w, 3), ``heatmaps`` (h/4, w/4, K), ``target_weight`` (K,),
+        """One element: ``image`` (h, w, 3), ``heatmaps`` (the codec's h, w, K), ``target_weight`` (K,),
         ``keypoints`` (K, 3) crop pixels, ``box_size`` () (PCK normaliser), ``index`` ()."""
         img, keypoints, box_size = self.render(index)
-        heatmaps, weights = encode_heatmaps(keypoints, input_size=self.input_size, heatmap_size=self.heatmap_size,
-                                            sigma=self.sigma)
+        heatmaps, weights = self.codec.encode(keypoints)
         return {"image": normalize_image(img, self.normalize), "heatmaps": heatmaps, "target_weight": weights,
                 "keypoints": keypoints, "box_size": np.float32(box_size), "index": np.int64(index)}
 
@@ -242,7 +244,7 @@ class SyntheticPose2D:
 
     def element_spec(self) -> dict:
         w, h = self.input_size
-        hw, hh = self.heatmap_size
+        hw, hh = self.codec.heatmap_wh
         k = self.num_joints
         dtype = np.uint8 if self.normalize == "uint8" else np.float32
         return {"image": ((h, w, 3), dtype), "heatmaps": ((hh, hw, k), np.float32),

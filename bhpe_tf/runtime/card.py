@@ -16,7 +16,7 @@ Java reader against the same file. Version 1 (keep exactly these keys)::
                "crop": {"aspect_ratio": 0.75, "padding": 1.25, "interpolation": "bilinear"}},
      "outputs": [{"name": str, "index": int, "shape": [...], "dtype": "float32",
                   "kind": "heatmaps" | "vertices" | "joints_2d" | "joints_3d" | "boxes" | "smplx_params" | "other"}],
-     "heatmap": {"stride": 4, "decoding": "argmax_quarter_offset"} | null,
+     "heatmap": {"stride": 4, "decoding": "argmax_quarter_offset" | "dark"} | null,
      "keypoints": {"dataset": "coco", "names": [...], "flip_pairs": [[1, 2], ...], "skeleton": [[15, 13], ...]} | null,
      "census": {"op_counts": {...}, "float_fallbacks": [...], "binary_layers": int, "lce_bconv2d": int},
      "parity": {"max_abs_diff": float, "output_scale": float, "tolerance": float,
@@ -26,9 +26,10 @@ Java reader against the same file. Version 1 (keep exactly these keys)::
      "provenance": {"kind": "imported" | "dataset" | "synthetic" | "untrained" | "unknown",
                     "summary": str, "details": {...}}}
 
-``provenance`` is the one optional top-level key and ``converter.float_weights`` the one optional
-nested key (cards written before they existed lack them; readers then report the provenance as
-unknown and the float weights as ``"float32"``).
+``provenance`` is the one optional top-level key, ``converter.float_weights`` and
+``heatmap.blur_kernel`` the optional nested keys (cards written before they existed lack them;
+readers then report the provenance as unknown and the float weights as ``"float32"``; the blur
+kernel only exists for ``dark`` decoding).
 
 Meaning of the fields a consumer must get right:
 
@@ -41,9 +42,13 @@ Meaning of the fields a consumer must get right:
   ``interpolation``) to the input ``W x H`` (``bhpe_tf.data.transforms.box_to_center_scale``).
 * ``outputs[i].index`` is the output index of the interpreter (``getOutputTensor(index)``);
   ``name`` is the Keras output name (descriptive; do not look tensors up by it).
-* ``heatmap.stride``: input pixels per heatmap pixel. ``argmax_quarter_offset``: per joint, the
-  argmax pixel moved 0.25 px toward the higher neighbour on each axis (HRNet), then mapped back
-  through the inverse crop affine; the score is the heatmap maximum.
+* ``heatmap``: written and read by :class:`bhpe_tf.data.codecs.HeatmapCodec` (``to_card`` /
+  ``from_card``). ``stride``: input pixels per heatmap pixel. ``argmax_quarter_offset``: per joint,
+  the argmax pixel moved 0.25 px toward the higher neighbour on each axis (HRNet), then mapped back
+  through the inverse crop affine; the score is the heatmap maximum. ``dark``: DARK's blur + log +
+  Taylor step instead of the quarter offset, with the optional ``heatmap.blur_kernel`` (default 11,
+  0 = no blur; only with ``dark``). The Android decoder implements ``argmax_quarter_offset`` only
+  and refuses other decodings.
 * ``keypoints``: indices are 0-based; ``flip_pairs`` and ``skeleton`` index ``names``.
 * ``census.float_fallbacks``: ops of the flatbuffer that were meant to be binary but run in float
   (each ``{"op_index", "op", "output", "reason"}``); empty for a clean conversion.
@@ -140,6 +145,7 @@ NORMALIZATION_KEYS = _required_keys("input", "normalization")
 CROP_KEYS = _required_keys("input", "crop")
 OUTPUT_KEYS = _required_keys("outputs", "[]")
 HEATMAP_KEYS = _required_keys("heatmap")
+OPTIONAL_HEATMAP_KEYS = _optional_keys("heatmap")
 KEYPOINTS_KEYS = _required_keys("keypoints")
 CENSUS_KEYS = _required_keys("census")
 PARITY_KEYS = _required_keys("parity")
@@ -289,11 +295,19 @@ def validate_model_card(card, tflite_bytes: bytes | None = None) -> dict:
         _check(any(o["kind"] == "heatmaps" for o in outputs), "outputs", "task keypoints_2d needs a 'heatmaps' output")
         _check(card["keypoints"] is not None, "keypoints", "required for task keypoints_2d")
     if heatmap is not None:
-        _exact_keys(heatmap, HEATMAP_KEYS, "heatmap")
+        _exact_keys(heatmap, HEATMAP_KEYS, "heatmap", optional=OPTIONAL_HEATMAP_KEYS)
         _check(_is_int(heatmap["stride"]) and heatmap["stride"] > 0, "heatmap.stride",
                f"must be a positive integer, got {heatmap['stride']!r}")
         _check(heatmap["decoding"] in HEATMAP_DECODINGS, "heatmap.decoding",
                f"must be one of {', '.join(HEATMAP_DECODINGS)}, got {heatmap['decoding']!r}")
+        if "blur_kernel" in heatmap:
+            from bhpe_tf.data.codecs import CARD_DECODINGS, DARK, is_blur_kernel
+
+            kernel = heatmap["blur_kernel"]
+            _check(heatmap["decoding"] == CARD_DECODINGS[DARK], "heatmap.blur_kernel",
+                   f"only for decoding {CARD_DECODINGS[DARK]!r}")
+            _check(is_blur_kernel(kernel), "heatmap.blur_kernel",
+                   f"must be 0 (no blur) or an odd positive integer, got {kernel!r}")
     keypoints = card["keypoints"]
     if keypoints is not None:
         _exact_keys(keypoints, KEYPOINTS_KEYS, "keypoints")

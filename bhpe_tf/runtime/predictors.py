@@ -216,6 +216,7 @@ class KerasPredictor:
         from bhpe_tf.conversion import export as ex
         from bhpe_tf.conversion import model_card as card_builder
         from bhpe_tf.conversion.export import load_model
+        from bhpe_tf.data.codecs import HeatmapCodec
 
         if not model_name or not method:
             raise InvalidInputError("a checkpoint needs --model_name and --method (a .tflite carries them in its card)")
@@ -237,7 +238,8 @@ class KerasPredictor:
         heatmap = keypoints = None
         for out in outputs:
             if out["kind"] == "heatmaps":
-                heatmap = {"stride": size[0] // out["shape"][1], "decoding": ex.HEATMAP_DECODING}
+                heatmap = HeatmapCodec(input_wh=(size[1], size[0]),
+                                       heatmap_wh=(out["shape"][2], out["shape"][1])).to_card()
                 keypoints = card_builder.keypoints_block(out["shape"][3])
         crop = model_card.CropSpec(aspect_ratio=size[1] / size[0]).to_dict()
         self.spec = ModelSpec(task=task, input_size=size, input_dtype="float32",

@@ -2,7 +2,8 @@
 
 * :class:`HeatmapTask` (HRNet-W32, BiHRNet): Gaussian heatmaps; loss JointsMSE (teacher), AWing
   (student without a teacher) or AWing + lambda * KL(teacher || student) (BiHRNet distillation);
-  validation PCK@0.2 x box size on argmax-decoded heatmaps (higher is better).
+  validation PCK@0.2 x box size on heatmaps decoded as inference decodes them: the task's
+  :class:`~bhpe_tf.data.codecs.HeatmapCodec` (higher is better).
 * :class:`MeshTask` (Hand4Whole, BinaryHPE): the network (no SMPL-X inside, so the checkpoint is
   the LCE-convertible model) followed by :class:`~bhpe_tf.models.hand4whole.SMPLXStage` for the
   loss; Hand4Whole's losses (:func:`bhpe_tf.losses.hand4whole.hand4whole_losses`) plus optional
@@ -27,6 +28,7 @@ import tensorflow as tf
 
 from bhpe_tf.binary.methods import get_method, method_with
 from bhpe_tf.data import synthetic as syn
+from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
 
 
@@ -214,7 +216,8 @@ class HeatmapTask(Task):
         self.layout = data.get("layout", "coco")
         self.num_joints = int(self._model_kwargs().get("num_joints", 17 if self.layout == "coco" else 16))
         self.input_wh = _size_wh(config)
-        self.heatmap_wh = (self.input_wh[0] // 4, self.input_wh[1] // 4)
+        # one codec makes the targets and decodes validation, with the same decoding as inference
+        self.codec = HeatmapCodec.from_data_config(data)
         self.normalize = data.get("normalize", "imagenet")
 
     def _model_kwargs(self):
@@ -233,15 +236,14 @@ class HeatmapTask(Task):
         """``(train source, val source, train length or None)``; sources have ``batch(start, size)``."""
         data = self.config["data"]
         if self.data_dir is None:
-            kw = dict(input_size=self.input_wh, sigma=float(data.get("sigma", 2.0)), layout=self.layout,
-                      seed=int(data.get("seed", 0)), normalize=self.normalize)
+            kw = dict(input_size=self.input_wh, codec=self.codec, layout=self.layout, seed=int(data.get("seed", 0)),
+                      normalize=self.normalize)
             return syn.SyntheticPose2D(split="train", **kw), syn.SyntheticPose2D(split="val", **kw), None
         from bhpe_tf.data import AugmentConfig
         from bhpe_tf.data.pipeline import PipelineConfig
 
         records_train, records_val = self._read_records()
-        base = PipelineConfig(input_size=self.input_wh, heatmap_size=self.heatmap_wh, sigma=float(data.get("sigma", 2.0)),
-                              normalize=self.normalize, batch_size=None,
+        base = PipelineConfig(input_size=self.input_wh, codec=self.codec, normalize=self.normalize, batch_size=None,
                               aspect_ratio=self.input_wh[0] / self.input_wh[1])
         train = RecordStream(records_train, pipeline_config=dataclasses.replace(
             base, augment=AugmentConfig(**(data.get("augment") or {}))), seed=self.seed)
@@ -295,11 +297,8 @@ class HeatmapTask(Task):
 
     # validation
     def predict_keypoints(self, heatmaps):
-        from bhpe_tf.data.heatmaps import get_max_preds
-
-        coords, maxvals = get_max_preds(np.asarray(heatmaps))
-        stride = np.array([self.input_wh[0] / self.heatmap_wh[0], self.input_wh[1] / self.heatmap_wh[1]])
-        return coords * stride, maxvals
+        """Crop-pixel keypoints ``(N, K, 2)`` and scores ``(N, K)`` of a batch of heatmaps."""
+        return self.codec.decode_to_input(np.asarray(heatmaps))
 
     def evaluate(self, predict, val_source, *, samples: int, batch_size: int):
         """PCK@0.2 x box size over the visible joints of ``samples`` held-out samples; also returns

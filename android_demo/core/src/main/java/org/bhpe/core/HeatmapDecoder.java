@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * Heatmaps -> image keypoints, {@code argmax_quarter_offset} (HRNet's {@code get_final_preds} without
- * DARK; {@code bhpe_tf.data.heatmaps.decode_heatmaps(method="standard")} + {@code heatmap_to_image_coords}):
+ * DARK; {@code bhpe_tf.data.codecs.HeatmapCodec(decoding="standard")}'s {@code decode} + {@code to_image}):
  * per joint the first argmax pixel {@code (x, y)} of its {@code H x W} map (joints whose maximum is not
  * positive go to {@code (0, 0)}), moved 0.25 px toward the higher neighbour on each axis where
  * {@code 1 < x < W-1} and {@code 1 < y < H-1}, then mapped to the image through the inverse crop affine

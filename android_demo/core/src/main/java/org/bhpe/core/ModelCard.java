@@ -30,7 +30,7 @@ import java.util.TreeSet;
  *            "color": "RGB", "normalization": {"scale", "mean": [3], "std": [3]},
  *            "crop": {"aspect_ratio", "padding", "interpolation": "bilinear" | "nearest"}},
  *  "outputs": [{"name", "index", "shape", "dtype": "float32", "kind"}],
- *  "heatmap": {"stride", "decoding": "argmax_quarter_offset"} | null,
+ *  "heatmap": {"stride", "decoding": "argmax_quarter_offset", "blur_kernel" (only with "dark")} | null,
  *  "keypoints": {"dataset", "names", "flip_pairs", "skeleton"} | null,
  *  "census": {"op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d"},
  *  "parity": {"max_abs_diff", "output_scale", "tolerance", "input"},
@@ -58,6 +58,7 @@ public final class ModelCard {
     public static final List<String> OUTPUT_KINDS =
             listOf("heatmaps", "vertices", "joints_2d", "joints_3d", "boxes", "smplx_params", "other");
     public static final List<String> TARGETS = listOf("arm", "xcore", "tflite");
+    /** The decodings {@link HeatmapDecoder} implements; cards may name others ({@code bhpe_tf.data.codecs}). */
     public static final List<String> HEATMAP_DECODINGS = listOf("argmax_quarter_offset");
     public static final List<String> INTERPOLATIONS = listOf("bilinear", "nearest");
 
@@ -70,6 +71,7 @@ public final class ModelCard {
     static final List<String> CROP_KEYS = listOf("aspect_ratio", "padding", "interpolation");
     static final List<String> OUTPUT_KEYS = listOf("name", "index", "shape", "dtype", "kind");
     static final List<String> HEATMAP_KEYS = listOf("stride", "decoding");
+    static final List<String> OPTIONAL_HEATMAP_KEYS = listOf("blur_kernel");
     static final List<String> KEYPOINTS_KEYS = listOf("dataset", "names", "flip_pairs", "skeleton");
     static final List<String> CENSUS_KEYS = listOf("op_counts", "float_fallbacks", "binary_layers", "lce_bconv2d");
     static final List<String> PARITY_KEYS = listOf("max_abs_diff", "output_scale", "tolerance", "input");
@@ -351,11 +353,14 @@ public final class ModelCard {
         }
         if (hm != null) {
             Map<String, Object> hmap = object(hm, "heatmap");
-            exactKeys(hmap, HEATMAP_KEYS, "heatmap");
+            exactKeys(hmap, HEATMAP_KEYS, OPTIONAL_HEATMAP_KEYS, "heatmap");
             Object stride = hmap.get("stride");
             check(isInt(stride) && (Long) stride > 0, "heatmap.stride", "must be a positive integer, got " + repr(stride));
             check(HEATMAP_DECODINGS.contains(hmap.get("decoding")), "heatmap.decoding",
-                    "must be one of " + join(HEATMAP_DECODINGS) + ", got " + repr(hmap.get("decoding")));
+                    "must be one of " + join(HEATMAP_DECODINGS) + " (the decodings this app implements), got "
+                            + repr(hmap.get("decoding")));
+            // DARK's blur kernel belongs to DARK decoding, which this app does not implement
+            check(!hmap.containsKey("blur_kernel"), "heatmap.blur_kernel", "only for decoding 'dark'");
             heatmap = new Heatmap((int) (long) (Long) stride, (String) hmap.get("decoding"));
         } else {
             heatmap = null;

@@ -127,6 +127,7 @@ public class ModelCardTest {
         expectCardError("outputs[0].dtype", c -> TestJson.<Map<String, Object>>cast(TestJson.list(c, "outputs").get(0)).put("dtype", "int8"));
         expectCardError("heatmap", c -> c.put("heatmap", null));
         expectCardError("heatmap.decoding", c -> TestJson.obj(c, "heatmap").put("decoding", "dark"));
+        expectCardError("heatmap.blur_kernel", c -> TestJson.obj(c, "heatmap").put("blur_kernel", 11L));
         expectCardError("keypoints.skeleton", c -> TestJson.list(TestJson.obj(c, "keypoints"), "skeleton").add(Arrays.asList(0L, 17L)));
         expectCardError("keypoints.flip_pairs", c -> TestJson.list(TestJson.obj(c, "keypoints"), "names").remove(16));
         expectCardError("keypoints.names", c -> TestJson.<Map<String, Object>>cast(TestJson.list(c, "outputs").get(0))
