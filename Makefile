@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install --upgrade --quiet pip
 	# torch first, so that smplx does not pull a CUDA build of torch.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,reference]'
 	touch $(STAMP)
 
 # JDK + JUnit from Debian's packages for the Android demo's platform-free core (see android_demo/README.md).

@@ -1,27 +1,28 @@
 """Ablation table of BiHRNet's block designs (IR Bottleneck x MS-Block) and the binary baselines.
 
     .venv/bin/python benchmarks/ablation_bihrnet.py [--grid] [--baselines fp,bnn,reactnet]
-        [--input_size 256x192] [--no_latency] [--runs 5] [--threads 1]
+        [--input_hw 256x192] [--no_latency] [--runs 5] [--threads 1]
 
 Rows: by default one factor at a time around the default BiHRNet (ir_a + ms_a): stage 1 in
 {ir_a, ir_b, fp} with ms_a, MS-Block in {ms_b, basic} with ir_a; ``--grid`` gives all 3 x 3.
 ``--baselines`` adds HRNet-W32 under other presets (``fp`` = the teacher, ``bnn`` = BNN-HRNet ...).
 Columns: Params (M) = P_binary/32 + P_fp and OPs (G) = MAC_binary/64 + MAC_fp
-(:func:`bhpe_tf.counting.count_model`, counted at ``--input_size``), the binary and real MACs, and
+(:func:`bhpe_tf.counting.count_model`, counted at ``--input_hw``), the binary and real MACs, and
 the LCE latency (median, ``use_indirect_bgemm=True``; XNNPACK for the FP row) unless
 ``--no_latency``. Building a full-size BiHRNet takes minutes on a small machine; so does each
-conversion: use ``--input_size 128x96`` for a quicker latency comparison.
+conversion: use ``--input_hw 128x96`` for a quicker latency comparison.
 """
-import argparse
 import os
 import sys
 import time
 
 import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_bihrnet import median_latency_ms, parse_size  # noqa: E402
 
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf.conversion import convert, convert_float  # noqa: E402
 
 from bhpe_tf.binary.methods import get_method  # noqa: E402
@@ -38,19 +39,22 @@ def variants(grid):
     return rows + [(DEFAULT[0], m) for m in MS_BLOCK_VARIANTS if m != DEFAULT[1]]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input_size", default="256x192")
-    parser.add_argument("--num_joints", type=int, default=17)
-    parser.add_argument("--method", default="bidrn", help="binary preset of the BiHRNet rows")
-    parser.add_argument("--grid", action="store_true", help="all stage1 x ms_block combinations")
-    parser.add_argument("--baselines", default="fp,bnn", help="HRNet-W32 presets to add ('' for none)")
-    parser.add_argument("--no_latency", action="store_true")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    height, width = parse_size(args.input_size)
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_string("input_hw", "256x192", "HxW the models are counted (and timed) at", flag_values=flag_values)
+    flags.DEFINE_integer("num_joints", 17, "heatmaps (17: COCO, 16: MPII)", flag_values=flag_values)
+    flags.DEFINE_string("method", "bidrn", "binary preset of the BiHRNet rows", flag_values=flag_values)
+    flags.DEFINE_bool("grid", False, "all stage1 x ms_block combinations", flag_values=flag_values)
+    flags.DEFINE_string("baselines", "fp,bnn", "HRNet-W32 presets to add ('' for none)", flag_values=flag_values)
+    flags.DEFINE_bool("no_latency", False, "counts only, no conversion and timing", flag_values=flag_values)
+    flags.DEFINE_integer("runs", 5, "timed runs per row (median reported)", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 2, "untimed runs first", flag_values=flag_values)
+    flags.DEFINE_integer("threads", 1, "interpreter threads", flag_values=flag_values)
+
+
+def main(argv):
+    del argv
+    args = flags.FLAGS
+    height, width = parse_size(args.input_hw)
     shape = (height, width, 3)
     jobs = [(f"bihrnet {s} + {m}", lambda s=s, m=m: build_bihrnet(
         input_shape=shape, num_joints=args.num_joints, method=args.method, stage1=s, ms_block=m))
@@ -80,4 +84,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main, define_flags, doc=__doc__)

@@ -1,11 +1,11 @@
 """BiHRNet (LCE) vs FP32 HRNet-W32 (TFLite + XNNPACK): latency and file size, side by side.
 
-    .venv/bin/python benchmarks/bench_bihrnet.py [--input_size 256x192] [--stage1 ir_a] [--ms_block ms_a]
+    .venv/bin/python benchmarks/bench_bihrnet.py [--input_hw 256x192] [--stage1 ir_a] [--ms_block ms_a]
         [--method bidrn] [--runs 10] [--warmup 3] [--threads 1,2] [--out_dir DIR]
 
 Latency is the median over ``--runs`` single-image inferences after ``--warmup`` runs, in LCE's
 Python interpreter: ``use_indirect_bgemm=True`` for the binary model, the XNNPACK delegate for the
-float model (the fastest float path of stock TFLite). Goals (BiHRNet issue): <= 0.33x the FP
+float model (the fastest float path of stock TFLite). Goals: <= 0.33x the FP
 latency, <= 1/10 the FP file size.
 
 Caveat: LCE's optimised binary kernels target aarch64; on x86 (these machines) the binary convs run
@@ -13,15 +13,14 @@ a portable kernel, so x86 ratios are pessimistic for the phone. Numbers on a sha
 
 Conversion uses ``bhpe_tf.conversion.convert`` / ``convert_float`` (lean SavedModel, see there).
 """
-import argparse
 import os
 import statistics
-import sys
 import time
 
-
 import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
+from absl import flags
 
+from bhpe_tf import cli
 from bhpe_tf.conversion import convert_float
 from bhpe_tf.conversion.benchmark import convert_binary_checked, time_interpreter
 from bhpe_tf.errors import InvalidInputError
@@ -42,19 +41,22 @@ def median_latency_ms(flatbuffer, *, runs, warmup, **interpreter_kwargs):
     return statistics.median(time_interpreter(lce_interpreter(flatbuffer, **interpreter_kwargs), runs=runs, warmup=warmup))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input_size", default="256x192")
-    parser.add_argument("--num_joints", type=int, default=17)
-    parser.add_argument("--method", default="bidrn")
-    parser.add_argument("--stage1", default="ir_a")
-    parser.add_argument("--ms_block", default="ms_a")
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--out_dir", default=None, help="also write the two .tflite files here")
-    args = parser.parse_args(argv)
-    height, width = parse_size(args.input_size)
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_string("input_hw", "256x192", "HxW of the input", flag_values=flag_values)
+    flags.DEFINE_integer("num_joints", 17, "heatmaps (17: COCO, 16: MPII)", flag_values=flag_values)
+    flags.DEFINE_string("method", "bidrn", "binary preset of BiHRNet", flag_values=flag_values)
+    flags.DEFINE_string("stage1", "ir_a", "IR Bottleneck variant", flag_values=flag_values)
+    flags.DEFINE_string("ms_block", "ms_a", "MS-Block variant", flag_values=flag_values)
+    flags.DEFINE_integer("runs", 10, "timed runs (median reported)", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 3, "untimed runs first", flag_values=flag_values)
+    flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts", flag_values=flag_values)
+    flags.DEFINE_string("out_dir", None, "also write the two .tflite files here", flag_values=flag_values)
+
+
+def main(argv):
+    del argv
+    args = flags.FLAGS
+    height, width = parse_size(args.input_hw)
     threads = [int(t) for t in args.threads.split(",")]
     shape = (height, width, 3)
 
@@ -94,4 +96,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main, define_flags, doc=__doc__)

@@ -10,7 +10,7 @@ runs as plain FP32 TFLite with the XNNPACK delegate. Latency is the median of ``
 inferences after one warm-up. Goals (BinaryHPE's claim): BiDRN <= 0.25x latency and <= 1/4 size.
 
 LCE's optimised kernels target aarch64; on x86 the numbers are relative measurements only
-(DESIGN.md 10).
+(docs/DESIGN.md §10).
 """
 import json
 import os
@@ -21,14 +21,22 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts")
-flags.DEFINE_integer("runs", 3, "timed runs per configuration (median reported)")
-flags.DEFINE_boolean("reduced", False, "benchmark the reduced test-size models instead (smoke run)")
-flags.DEFINE_string("out", None, "write the results as JSON here")
-flags.DEFINE_string("save_dir", None, "also write the two .tflite files here")
+from bhpe_tf import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts", flag_values=flag_values)
+    flags.DEFINE_integer("runs", 3, "timed runs per configuration (median reported)", flag_values=flag_values)
+    flags.DEFINE_boolean("reduced", False, "benchmark the reduced test-size models instead (smoke run)",
+                         flag_values=flag_values)
+    flags.DEFINE_string("out", None, "write the results as JSON here", flag_values=flag_values)
+    flags.DEFINE_string("save_dir", None, "also write the two .tflite files here", flag_values=flag_values)
+
 
 REDUCED = dict(input_shape=(128, 128, 3), hand_shape=(64, 64), face_shape=(64, 64), encoder_width=8,
                head_channels=16, boxnet_channels=16, resnet50_blocks=(1, 1, 1, 1), resnet18_blocks=(1, 1, 1, 1))
@@ -119,4 +127,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags, doc=__doc__)

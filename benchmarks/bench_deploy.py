@@ -1,6 +1,6 @@
 """Every deployment peer of BiHRNet in one table, one run: FP32 and INT8 HRNet-W32, BiHRNet per LCE kernel.
 
-    python benchmarks/bench_deploy.py [--input_size 256x192] [--threads 1,2] [--runs 7] [--warmup 2]
+    python benchmarks/bench_deploy.py [--input_hw 256x192] [--threads 1,2] [--runs 7] [--warmup 2]
         [--lce_runtimes lce,lce_indirect_bgemm,...] [--crops coco|synthetic] [--rss] [--json out.json]
 
 Rows (each at every ``--threads``):
@@ -37,25 +37,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from bhpe_tf.cli import user_errors_exit  # noqa: E402
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf.errors import InvalidInputError  # noqa: E402
 
-flags.DEFINE_string("input_size", "256x192", "HxW of the crops")
-flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts")
-flags.DEFINE_integer("runs", 7, "timed repetitions per row (interleaved; median reported)")
-flags.DEFINE_integer("warmup", 2, "untimed runs per row first")
-flags.DEFINE_string("lce_runtimes", ",".join(("lce", "lce_indirect_bgemm", "lce_xnnpack", "lce_indirect_bgemm_xnnpack",
-                                               "reference")), "BiHRNet's LCE kernel choices")
-flags.DEFINE_enum("crops", "coco", ["coco", "synthetic"], "calibration / agreement crops")
-flags.DEFINE_integer("calibration", 0, "calibration crops (0: every other crop of the data, the rest held out)")
-flags.DEFINE_bool("rss", True, "measure peak RSS per row (one process each)")
-flags.DEFINE_bool("limits", True, "measure the CPU's binary / FMA / int8 limit and report the share per row")
-flags.DEFINE_bool("reduced", False, "tiny networks (width 4, one block per stage) for a smoke run")
-flags.DEFINE_string("out_dir", None, "keep the .tflite files here (default: a temporary folder)")
-flags.DEFINE_string("json", None, "also write the rows as JSON here")
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_string("input_hw", "256x192", "HxW of the crops", flag_values=flag_values)
+    flags.DEFINE_string("threads", "1,2", "comma-separated interpreter thread counts", flag_values=flag_values)
+    flags.DEFINE_integer("runs", 7, "timed repetitions per row (interleaved; median reported)",
+                         flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 2, "untimed runs per row first", flag_values=flag_values)
+    flags.DEFINE_string("lce_runtimes", ",".join(("lce", "lce_indirect_bgemm", "lce_xnnpack",
+                                                   "lce_indirect_bgemm_xnnpack", "reference")),
+                        "BiHRNet's LCE kernel choices", flag_values=flag_values)
+    flags.DEFINE_enum("crops", "coco", ["coco", "synthetic"], "calibration / agreement crops",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("calibration", 0, "calibration crops (0: every other crop of the data, the rest held out)",
+                         flag_values=flag_values)
+    flags.DEFINE_bool("rss", True, "measure peak RSS per row (one process each)", flag_values=flag_values)
+    flags.DEFINE_bool("limits", True, "measure the CPU's binary / FMA / int8 limit and report the share per row",
+                      flag_values=flag_values)
+    flags.DEFINE_bool("reduced", False, "tiny networks (width 4, one block per stage) for a smoke run",
+                      flag_values=flag_values)
+    flags.DEFINE_string("out_dir", None, "keep the .tflite files here (default: a temporary folder)",
+                        flag_values=flag_values)
+    flags.DEFINE_string("json", None, "also write the rows as JSON here", flag_values=flag_values)
+
 
 REDUCED = dict(width=4, stage_modules=(1, 1, 1), num_blocks=1)
 
@@ -72,7 +84,7 @@ def person_crops(height, width, *, source):
         from bhpe_tf.data.coco import load_coco
         from bhpe_tf.data.pipeline import PipelineConfig, process_record
 
-        config = PipelineConfig(input_size=(width, height), augment=None)
+        config = PipelineConfig(input_wh=(width, height), augment=None)
         records = load_coco(annotation_file=annotation, min_keypoints=1)
         crops = [process_record(r, config=config)["image"][None].astype(np.float32) for r in records]
         return crops, f"{len(crops)} person crops of {annotation}"
@@ -138,12 +150,12 @@ def rows_table(rows, threads):
 def main(argv):
     from bhpe_tf.conversion import benchmark as bench
     from bhpe_tf.conversion import convert_int8, limits
-    from bhpe_tf.conversion.export import parse_input_size
+    from bhpe_tf.cli import parse_hw
 
     del argv
-    size = parse_input_size(FLAGS.input_size)
+    size = parse_hw(FLAGS.input_hw)
     if size is None:
-        raise InvalidInputError("--input_size must look like 256x192")
+        raise InvalidInputError("--input_hw must look like 256x192")
     height, width = size
     threads = bench._parse_threads(FLAGS.threads)
     lce_runtimes = [r.strip() for r in FLAGS.lce_runtimes.split(",") if r.strip()]
@@ -223,11 +235,11 @@ def main(argv):
     print(f"file size: BiHRNet / FP32 {sizes['bihrnet'] / sizes['fp32']:.3f}, BiHRNet / INT8 "
           f"{sizes['bihrnet'] / sizes['int8']:.3f}, INT8 / FP32 {sizes['int8'] / sizes['fp32']:.3f}")
     if FLAGS.json:
-        Path(FLAGS.json).write_text(json.dumps({"machine": machine, "input_size": [height, width], "runs": FLAGS.runs,
+        Path(FLAGS.json).write_text(json.dumps({"machine": machine, "input_hw": [height, width], "runs": FLAGS.runs,
                                                 "warmup": FLAGS.warmup, "reduced": FLAGS.reduced, "crops": source,
                                                 "int8_agreement": agreement, "rows": rows}, indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    app.run(user_errors_exit(main))
+    cli.run(main, define_flags, doc=__doc__)

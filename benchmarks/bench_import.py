@@ -12,7 +12,6 @@ and Keras-vs-PyTorch agreement on a seeded input (HRNet outputs, Hand4Whole body
 Then HRNet-W32 COCO through ``converters/convert.py`` (FP32 TFLite, stock converter): time, size,
 TFLite-vs-PyTorch. With random weights no accuracy can be measured: that needs your official file.
 """
-import argparse
 import json
 import os
 import sys
@@ -26,8 +25,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from absl import flags  # noqa: E402
 from torch_reference import Hand4WholeSnapshot, PoseHRNet, TorchvisionResNet, randomize_  # noqa: E402
 
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf import import_weights as iw  # noqa: E402
 
 ROWS = ("hrnet_w32", "hrnet_w48", "hrnet_w32_imagenet", "hand4whole_resnets", "hand4whole_snapshot")
@@ -50,11 +51,15 @@ def mb(path):
     return os.path.getsize(path) / 1e6
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default="bench_import_out")
-    parser.add_argument("--skip", default="", help="comma-separated rows to skip: " + ", ".join(ROWS))
-    args = parser.parse_args()
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_string("workdir", "bench_import_out", "where the checkpoints, imports and bench_import.json go",
+                        flag_values=flag_values)
+    flags.DEFINE_string("skip", "", "comma-separated rows to skip: " + ", ".join(ROWS), flag_values=flag_values)
+
+
+def main(argv):
+    del argv
+    args = flags.FLAGS
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
@@ -142,4 +147,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, define_flags, doc=__doc__)

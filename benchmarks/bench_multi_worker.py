@@ -17,19 +17,25 @@ import sys
 import tempfile
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf.training.cluster import exit_on_sigterm, start_local_workers, stop_workers  # noqa: E402
 
-flags.DEFINE_string("config", "bihrnet_demo", "training config (training/configs)")
-flags.DEFINE_integer("steps", 60, "training steps per row")
-flags.DEFINE_integer("log_every", 10, "steps per rate measurement")
-flags.DEFINE_integer("workers", 2, "processes of the cluster row")
-flags.DEFINE_integer("timeout", 1800, "seconds before a row is abandoned")
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_string("config", "bihrnet_demo", "training config (a name of bhpe_tf/configs)", flag_values=flag_values)
+    flags.DEFINE_integer("steps", 60, "training steps per row", flag_values=flag_values)
+    flags.DEFINE_integer("log_every", 10, "steps per rate measurement", flag_values=flag_values)
+    flags.DEFINE_integer("workers", 2, "processes of the cluster row", flag_values=flag_values)
+    flags.DEFINE_integer("timeout", 1800, "seconds before a row is abandoned", flag_values=flag_values)
+
 
 RATE = re.compile(r"^step \d+/\d+ loss \S+ \(([\d.]+) steps/s\)", re.M)
 BATCH = re.compile(r"global batch (\d+) on (\d+) replica")
@@ -46,8 +52,8 @@ def measure(log_text: str) -> tuple:
 
 def run_row(workers: int, root: Path) -> tuple:
     command = [sys.executable, str(REPO / "training" / "train.py"), "--config", FLAGS.config, "--workdir",
-               str(root / "run"), "--steps", str(FLAGS.steps), "--noprogress", f"--set=train.log_every={FLAGS.log_every}",
-               "--set=train.validate_at_start=false"]
+               str(root / "run"), "--steps", str(FLAGS.steps), "--noprogress",
+               f"--config.train.log_every={FLAGS.log_every}", "--config.train.validate_at_start=false"]
     procs = []
     try:  # from the first start on: however this ends (Ctrl-C, SIGTERM, timeout), no trainer is left running
         if workers == 1:
@@ -84,4 +90,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags, doc=__doc__)

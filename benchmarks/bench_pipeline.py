@@ -6,13 +6,15 @@ Reads the real COCO samples of ``../shared/data`` (``BHPE_SHARED_DATA`` override
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 from pathlib import Path
 
 import bhpe_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from absl import flags
+
+from bhpe_tf import cli
 from bhpe_tf.data.coco import load_coco
 from bhpe_tf.data.pipeline import PipelineConfig, make_pipeline
 from bhpe_tf.data.transforms import AugmentConfig
@@ -28,7 +30,7 @@ def crop_rates(*, batch_size: int = 32, batches: int = 20, repeats: int = 5, war
     ``rates`` (wall clock, one per timed run), ``cpu_rates`` (per CPU-second of this process), ``cores``,
     load averages before / after, and the pipeline's skip report. ``parallel``: map parallelism (None: AUTOTUNE)."""
     records = load_coco(annotation_file=shared_data() / "coco" / "test_coco.json", min_keypoints=1)
-    config = PipelineConfig(input_size=(192, 256), augment=AugmentConfig.hrnet_coco(),
+    config = PipelineConfig(input_wh=(192, 256), augment=AugmentConfig.hrnet_coco(),
                             batch_size=batch_size, shuffle=True, repeat=True, drop_remainder=True,
                             num_parallel_calls=parallel)
     pipeline = make_pipeline(records=list(records) * 8, config=config)
@@ -50,14 +52,17 @@ def crop_rates(*, batch_size: int = 32, batches: int = 20, repeats: int = 5, war
             "load_after": os.getloadavg()[0], "skips": pipeline.skips.report()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median reported)")
-    parser.add_argument("--batches", type=int, default=20, help="batches per timed run")
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--warmup", type=int, default=5, help="batches before timing")
-    parser.add_argument("--parallel", type=int, default=None, help="map parallelism (default: AUTOTUNE)")
-    args = parser.parse_args()
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_integer("repeats", 5, "timed runs (median reported)", flag_values=flag_values)
+    flags.DEFINE_integer("batches", 20, "batches per timed run", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 32, "crops per batch", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 5, "batches before timing", flag_values=flag_values)
+    flags.DEFINE_integer("parallel", None, "map parallelism (default: AUTOTUNE)", flag_values=flag_values)
+
+
+def main(argv):
+    del argv
+    args = flags.FLAGS
 
     result = crop_rates(batch_size=args.batch_size, batches=args.batches, repeats=args.repeats, warmup=args.warmup,
                         parallel=args.parallel)
@@ -70,6 +75,8 @@ def main():
     print(f"crops per CPU-second: {statistics.median(cpu_rates):.1f} "
           f"(x {cores} cores = {cores * statistics.median(cpu_rates):.0f}/s on otherwise idle cores)")
     print(result["skips"])
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, define_flags, doc=__doc__)

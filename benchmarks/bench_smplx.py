@@ -1,12 +1,11 @@
 """Forward time of bhpe_tf's SMPLXLayer (tf.function) vs the `smplx` package (torch), on CPU.
 
-Usage: python benchmarks/bench_smplx.py [--model PATH] [--repeats 20] [--threads N]
+Usage: python benchmarks/bench_smplx.py [--model PATH] [--repeats 20] [--batches 1,64] [--threads N]
 
 Without --model a synthetic model (official format) is written to a temporary directory. Both
 models run the Hand4Whole configuration (neutral, no PCA, flat_hand_mean=False, face contour) on
 the same random parameters; the table shows the median of --repeats timed runs after warm-up.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -18,10 +17,12 @@ import bhpe_tf  # noqa: E402,F401  (before TensorFlow: Keras 2)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
+from absl import flags  # noqa: E402
 import smplx  # noqa: E402
 
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf.body.smplx_layer import SMPLXLayer  # noqa: E402
-from bhpe_tf.body.synthetic import write_synthetic_smplx  # noqa: E402
+from bhpe_tf.body.synthetic_model import write_synthetic_smplx  # noqa: E402
 
 
 def _median_seconds(fn, repeats, warmup=3):
@@ -41,14 +42,17 @@ def _params(batch, rng):
     return {k: rng.normal(0, 0.3, size=(batch, n)).astype(np.float32) for k, n in shapes.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="SMPL-X .npz/.pkl file (default: a synthetic one)")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64])
-    parser.add_argument("--threads", type=int, default=0,
-                        help="intra-op threads for both frameworks (0: library default)")
-    args = parser.parse_args(argv)
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_string("model", None, "SMPL-X .npz/.pkl file (default: a synthetic one)", flag_values=flag_values)
+    flags.DEFINE_integer("repeats", 20, "timed runs (median reported)", flag_values=flag_values)
+    flags.DEFINE_list("batches", ["1", "64"], "comma-separated batch sizes", flag_values=flag_values)
+    flags.DEFINE_integer("threads", 0, "intra-op threads for both frameworks (0: library default)",
+                         flag_values=flag_values)
+
+
+def main(argv):
+    del argv
+    args = flags.FLAGS
     if args.threads:
         torch.set_num_threads(args.threads)
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -62,7 +66,7 @@ def main(argv=None):
     forward = tf.function(lambda p: layer(p))
     rng = np.random.default_rng(0)
     rows = []
-    for batch in args.batches:
+    for batch in map(int, args.batches):
         params = _params(batch, rng)
         tf_params = {k: tf.constant(v) for k, v in params.items()}
         ref = smplx.SMPLX(model_path=args.model, ext=ext, batch_size=batch, **options)
@@ -85,7 +89,8 @@ def main(argv=None):
         print(f"{batch:>5} | {ms_tf:>24.2f} | {ms_torch:>19.2f} | {ratio:>7.2f}x | {diff:>20.2e}")
     if tmp is not None:
         tmp.cleanup()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, define_flags, doc=__doc__)

@@ -4,7 +4,7 @@
         [--jit_compile false,true] [--precision float32,mixed_bfloat16,mixed_float16] [--pipeline_parallel 1,0]
         [--reduced]
 
-Step rows: the recipe of ``training/configs`` (``bihrnet_coco``: BiHRNet 256x192, AWing + KL to the HRNet-W32
+Step rows: the recipe of ``bhpe_tf/configs`` (``bihrnet_coco``: BiHRNet 256x192, AWing + KL to the HRNet-W32
 teacher; ``binaryhpe_bidrn``: BinaryHPE-BiDRN 512x384, Hand4Whole's losses through the SMPL-X stage + L1
 distillation from the Hand4Whole teacher), built by the trainer's task (:func:`bhpe_tf.training.tasks.make_task`:
 model, teacher, loss), on one batch of the task's synthetic training source; the step is the trainer's
@@ -32,32 +32,38 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from bhpe_tf.cli import user_errors_exit  # noqa: E402
+from bhpe_tf import cli  # noqa: E402
 from bhpe_tf.errors import InvalidInputError  # noqa: E402
 
 CONFIGS = {"bihrnet": "bihrnet_coco", "binaryhpe": "binaryhpe_bidrn"}
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # --reduced: the same recipes on small networks (every block type kept), for the smoke test.
 REDUCED = {
-    "bihrnet": {"data.input_size": [32, 64], "model.kwargs.width": 4, "model.kwargs.stage_modules": [1, 1, 1],
+    "bihrnet": {"data.input_wh": [32, 64], "model.kwargs.width": 4, "model.kwargs.stage_modules": [1, 1, 1],
                 "model.kwargs.num_blocks": 1, "teacher.kwargs.width": 4, "teacher.kwargs.stage_modules": [1, 1, 1],
                 "teacher.kwargs.num_blocks": 1},
     "binaryhpe": None,  # not reduced: even a tiny BinaryHPE takes minutes to trace (tests/test_convert.py)
 }
 
-flags.DEFINE_list("models", ["bihrnet", "binaryhpe"], f"which step rows: {', '.join(CONFIGS)}")
-flags.DEFINE_integer("batch_size", 2, "images per step")
-flags.DEFINE_integer("steps", 3, "timed steps per row (median reported)")
-flags.DEFINE_integer("warmup", 1, "steps before timing (the first traces / compiles)")
-flags.DEFINE_list("jit_compile", ["false"], "XLA settings to run: false, true")
-flags.DEFINE_list("precision", ["float32"], f"Keras precision policies to run: {', '.join(PRECISIONS)}")
-flags.DEFINE_list("pipeline_parallel", ["1", "0"], "map parallelism of the real-data pipeline row(s); 0: AUTOTUNE; "
-                  "empty: no real-data row")
-flags.DEFINE_integer("pipeline_batches", 10, "batches per timed input run")
-flags.DEFINE_boolean("reduced", False, "small networks and inputs (smoke test)")
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_list("models", ["bihrnet", "binaryhpe"], f"which step rows: {', '.join(CONFIGS)}",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 2, "images per step", flag_values=flag_values)
+    flags.DEFINE_integer("steps", 3, "timed steps per row (median reported)", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 1, "steps before timing (the first traces / compiles)", flag_values=flag_values)
+    flags.DEFINE_list("jit_compile", ["false"], "XLA settings to run: false, true", flag_values=flag_values)
+    flags.DEFINE_list("precision", ["float32"], f"Keras precision policies to run: {', '.join(PRECISIONS)}",
+                      flag_values=flag_values)
+    flags.DEFINE_list("pipeline_parallel", ["1", "0"], "map parallelism of the real-data pipeline row(s); 0: AUTOTUNE; "
+                      "empty: no real-data row", flag_values=flag_values)
+    flags.DEFINE_integer("pipeline_batches", 10, "batches per timed input run", flag_values=flag_values)
+    flags.DEFINE_boolean("reduced", False, "small networks and inputs (smoke test)", flag_values=flag_values)
 
 
 def _bool(text) -> bool:
@@ -183,7 +189,7 @@ def step_rows(*, models, precisions, jits, batch_size, steps, warmup, reduced, p
     rows = []
     for model in models:
         config = recipe(model, reduced=reduced)
-        size = "x".join(str(v) for v in reversed(config["data"]["input_size"]))
+        size = "x".join(str(v) for v in reversed(config["data"]["input_wh"]))
         with tempfile.TemporaryDirectory() as workdir:
             task = make_task(config, workdir=workdir)
             source = None
@@ -271,4 +277,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(user_errors_exit(main))
+    cli.run(main, define_flags, doc=__doc__)

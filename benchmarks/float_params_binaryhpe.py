@@ -12,10 +12,16 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-flags.DEFINE_string("method", "bidrn", "binarization method preset")
+from bhpe_tf import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_string("method", "bidrn", "binarization method preset", flag_values=flag_values)
 
 
 def float_kernels(model, prefix=""):
@@ -56,4 +62,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags, doc=__doc__)

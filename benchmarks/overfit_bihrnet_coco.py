@@ -1,6 +1,6 @@
 """Full-size BiHRNet learns on real data: over-fit the 12 annotated COCO people of ../shared/data/coco.
 
-    .venv/bin/python benchmarks/overfit_bihrnet_coco.py [--steps 400] [--input_size 128x96]
+    .venv/bin/python benchmarks/overfit_bihrnet_coco.py [--steps 400] [--input_hw 128x96]
         [--stage1 ir_a --ms_block ms_a] [--method bidrn] [--stage binary] [--eval_every 25]
 
 The network is the published size (W32; 1 / 4 / 3 modules of 4 blocks; stem and head FP), fully
@@ -24,7 +24,9 @@ from pathlib import Path
 import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
+
+from bhpe_tf import cli
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -32,18 +34,24 @@ sys.path.insert(0, str(REPO))
 from bhpe_tf.training import config as cfg_lib  # noqa: E402
 from bhpe_tf.training.tasks import make_task  # noqa: E402
 
-flags.DEFINE_integer("steps", 400, "training steps")
-flags.DEFINE_string("input_size", "128x96", "HxW of the crops (the paper: 256x192)")
-flags.DEFINE_string("stage1", "ir_a", "IR Bottleneck variant")
-flags.DEFINE_string("ms_block", "ms_a", "MS-Block variant")
-flags.DEFINE_string("method", "bidrn", "binary preset")
-flags.DEFINE_enum("stage", "binary", ["binary", "binary_activations"], "fully binary or real weights")
-flags.DEFINE_integer("batch_size", 12, "batch (12 = every person once per step)")
-flags.DEFINE_float("lr", 1e-3, "Adam learning rate (HRNet's)")
-flags.DEFINE_integer("eval_every", 25, "steps between loss / PCK lines")
-flags.DEFINE_string("data", str(REPO.parent / "shared" / "data" / "coco"), "the shared COCO samples")
-flags.DEFINE_string("json", None, "also write the curve as JSON here")
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_integer("steps", 400, "training steps", flag_values=flag_values)
+    flags.DEFINE_string("input_hw", "128x96", "HxW of the crops (the paper: 256x192)", flag_values=flag_values)
+    flags.DEFINE_string("stage1", "ir_a", "IR Bottleneck variant", flag_values=flag_values)
+    flags.DEFINE_string("ms_block", "ms_a", "MS-Block variant", flag_values=flag_values)
+    flags.DEFINE_string("method", "bidrn", "binary preset", flag_values=flag_values)
+    flags.DEFINE_enum("stage", "binary", ["binary", "binary_activations"], "fully binary or real weights",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 12, "batch (12 = every person once per step)", flag_values=flag_values)
+    flags.DEFINE_float("lr", 1e-3, "Adam learning rate (HRNet's)", flag_values=flag_values)
+    flags.DEFINE_integer("eval_every", 25, "steps between loss / PCK lines", flag_values=flag_values)
+    flags.DEFINE_string("data", str(REPO.parent / "shared" / "data" / "coco"), "the shared COCO samples",
+                        flag_values=flag_values)
+    flags.DEFINE_string("json", None, "also write the curve as JSON here", flag_values=flag_values)
 
 
 def coco_folder(samples: Path, root: Path) -> Path:
@@ -57,11 +65,11 @@ def coco_folder(samples: Path, root: Path) -> Path:
 
 
 def build_config():
-    height, width = (int(v) for v in FLAGS.input_size.lower().split("x"))
+    height, width = (int(v) for v in FLAGS.input_hw.lower().split("x"))
     config = cfg_lib.load_config("bihrnet_coco")
     overrides = [f"stage={FLAGS.stage}", "init_from=none", "teacher=none", "loss.name=awing",
                  f"model.method={FLAGS.method}", f"model.kwargs.stage1={FLAGS.stage1}",
-                 f"model.kwargs.ms_block={FLAGS.ms_block}", f"data.input_size=[{width},{height}]",
+                 f"model.kwargs.ms_block={FLAGS.ms_block}", f"data.input_wh=[{width},{height}]",
                  "data.augment={'scale_factor': 0.0, 'rotation_factor': 0.0, 'flip_prob': 0.0, "
                  "'half_body_prob': 0.0}", f"optimizer.lr={FLAGS.lr}", f"train.batch_size={FLAGS.batch_size}"]
     return cfg_lib.validate(cfg_lib.apply_overrides(config, overrides))
@@ -115,7 +123,7 @@ def main(argv):
                     reached = index
                 print(f"step {index:5d}  loss {loss:.4g}  train PCK@0.2 {value:.3f}", flush=True)
         per_step = train_s / max(FLAGS.steps - 1, 1)
-        summary = {"model": model.name, "input_size": FLAGS.input_size, "stage": FLAGS.stage, "people": people,
+        summary = {"model": model.name, "input_hw": FLAGS.input_hw, "stage": FLAGS.stage, "people": people,
                    "first_loss": first_loss, "last_loss": curve[-1]["loss"], "loss_ratio": first_loss / curve[-1]["loss"],
                    "final_pck": curve[-1]["pck"], "steps_to_pck_0.9": reached, "seconds_per_step": per_step,
                    "curve": curve}
@@ -126,4 +134,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags, doc=__doc__)

@@ -1,7 +1,7 @@
 """BiHRNet's two-stage distillation recipe at full width and depth, through the trainer, on the
 embedded synthetic data.
 
-    .venv/bin/python benchmarks/two_stage_bihrnet.py [--input_size 128x96] [--steps 600,600,600]
+    .venv/bin/python benchmarks/two_stage_bihrnet.py [--input_hw 128x96] [--steps 600,600,600]
         [--eval_every 100] [--batch_size 16] [--workdir runs/two_stage] [--json out.json]
 
 1. teacher: HRNet-W32 full precision (``hrnet_w32_coco``, JointsMSE);
@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
-from absl import app, flags
+from absl import flags
+
+from bhpe_tf import cli
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -29,22 +31,27 @@ sys.path.insert(0, str(REPO))
 from bhpe_tf.training import config as cfg_lib  # noqa: E402
 from bhpe_tf.training.loop import train  # noqa: E402
 
-flags.DEFINE_string("input_size", "128x96", "HxW (the paper: 256x192)")
-flags.DEFINE_string("steps", "600,600,600", "steps of teacher, stage 1, stage 2")
-flags.DEFINE_integer("eval_every", 100, "steps per epoch (validation after each)")
-flags.DEFINE_integer("batch_size", 16, "batch size")
-flags.DEFINE_integer("val_samples", 128, "held-out synthetic figures")
-flags.DEFINE_string("workdir", "runs/two_stage", "parent folder of the three runs")
-flags.DEFINE_string("json", None, "also write the results as JSON here")
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values=FLAGS):
+    """This script's flags on ``flag_values`` (bhpe_tf.cli.run defines them)."""
+    flags.DEFINE_string("input_hw", "128x96", "HxW (the paper: 256x192)", flag_values=flag_values)
+    flags.DEFINE_string("steps", "600,600,600", "steps of teacher, stage 1, stage 2", flag_values=flag_values)
+    flags.DEFINE_integer("eval_every", 100, "steps per epoch (validation after each)", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 16, "batch size", flag_values=flag_values)
+    flags.DEFINE_integer("val_samples", 128, "held-out synthetic figures", flag_values=flag_values)
+    flags.DEFINE_string("workdir", "runs/two_stage", "parent folder of the three runs", flag_values=flag_values)
+    flags.DEFINE_string("json", None, "also write the results as JSON here", flag_values=flag_values)
+
 
 STAGES = (("teacher", "hrnet_w32_coco"), ("stage1", "bihrnet_coco_stage1"), ("stage2", "bihrnet_coco"))
 
 
 def stage_config(name, config_name, workdir: Path):
-    height, width = (int(v) for v in FLAGS.input_size.lower().split("x"))
+    height, width = (int(v) for v in FLAGS.input_hw.lower().split("x"))
     config = cfg_lib.load_config(config_name)
-    overrides = [f"data.input_size=[{width},{height}]", f"data.val_samples={FLAGS.val_samples}",
+    overrides = [f"data.input_wh=[{width},{height}]", f"data.val_samples={FLAGS.val_samples}",
                  f"train.batch_size={FLAGS.batch_size}", f"train.steps_per_epoch={FLAGS.eval_every}",
                  f"train.checkpoint_every={FLAGS.eval_every}", "train.validate_at_start=True",
                  "train.val_batch_size=32", "optimizer.milestones=[]"]
@@ -86,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, define_flags, doc=__doc__)

@@ -13,10 +13,10 @@ Anything else in the assets folder is left alone.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
+
+from absl import flags
 
 from bhpe_tf.runtime import card as mc
 from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
@@ -108,18 +108,27 @@ def copy_assets(workdir, assets) -> list:
     return copied
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bhpe_tf.android_assets", description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default="demo_out", help="where the converted .tflite + .json cards are")
-    parser.add_argument("--assets", default="android_demo/app/src/main/assets", help="the app's assets folder")
-    args = parser.parse_args(argv)
-    try:
-        copy_assets(args.workdir, args.assets)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def define_flags(flag_values=None):
+    """The flags of ``python -m bhpe_tf.android_assets`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    flags.DEFINE_string("workdir", "demo_out", "where the converted .tflite + .json cards are", flag_values=flag_values)
+    flags.DEFINE_string("assets", "android_demo/app/src/main/assets", "the app's assets folder",
+                        flag_values=flag_values)
+
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    copy_assets(flags.FLAGS.workdir, flags.FLAGS.assets)
     return 0
 
 
+def run(argv=None):
+    """``make android-assets``: :func:`bhpe_tf.cli.run` with :func:`define_flags` (a user error: one line, exit 2)."""
+    from bhpe_tf import cli
+
+    cli.run(main, define_flags, argv, doc=__doc__)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

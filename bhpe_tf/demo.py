@@ -2,7 +2,7 @@
 
 1. **binary core**: every method preset builds, converts with LCE and is verified binary (table);
 2. **train**: a tiny fully binary BiHRNet student learns 2D keypoints on the procedural synthetic
-   stick figures (``training/configs/bihrnet_demo.py``; held-out PCK printed before/after);
+   stick figures (``bhpe_tf/configs/bihrnet_demo.py``; held-out PCK printed before/after);
 3. **convert**: the trained checkpoint -> LCE ``.tflite`` (uint8 input, in-graph normalisation),
    verified binary (zero float fallbacks) with Keras-vs-LCE parity, plus its model card ``.json``;
    the same-size full-precision HRNet -> FP32 TFLite for comparison;
@@ -19,13 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-from absl import app, flags
+from absl import flags
 
 import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
 
 REPO = Path(__file__).resolve().parents[1]
-flags.DEFINE_string("workdir", "demo_out", "where the demo writes everything")
-flags.DEFINE_bool("skip_binary_core", False, "skip stage 1 (the preset table)")
+
+
+def define_flags(flag_values=None):
+    """The flags of ``make demo`` / ``python -m bhpe_tf.demo`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    flags.DEFINE_string("workdir", "demo_out", "where the demo writes everything", flag_values=flag_values)
+    flags.DEFINE_bool("skip_binary_core", False, "skip stage 1 (the preset table)", flag_values=flag_values)
 
 
 def stage_binary_core(workdir: Path) -> dict:
@@ -79,14 +84,14 @@ def stage_convert(workdir: Path) -> dict:
     kwargs = json.dumps(best["model_kwargs"])
     binary = workdir / "bihrnet_demo.tflite"
     _run(["converters/convert.py", "--model", best["model"], "--method", best["method"],
-          "--checkpoint", workdir / "train" / "best.keras", "--model_kwargs", kwargs, "--input_size", "64,64",
+          "--checkpoint", workdir / "train" / "best.keras", "--model_kwargs", kwargs, "--input_hw", "64,64",
           "--uint8_input", "--output", binary], what="conversion (binary)")
     # The full-precision counterpart of the same size (same topology, HRNet BasicBlocks, float): what
     # binarization is measured against. Its weights are untrained; latency and size do not depend on them.
     fp_kwargs = {k: v for k, v in best["model_kwargs"].items() if k not in ("stage1", "ms_block")}
     fp = workdir / "hrnet_fp_demo.tflite"
     _run(["converters/convert.py", "--model", "hrnet_w32", "--method", "fp", "--random_init",
-          "--model_kwargs", json.dumps(fp_kwargs), "--input_size", "64,64", "--uint8_input", "--output", fp],
+          "--model_kwargs", json.dumps(fp_kwargs), "--input_hw", "64,64", "--uint8_input", "--output", fp],
          what="conversion (full precision)")
     return {"binary model": binary, "model card": binary.with_suffix(".json"), "FP model": fp}
 
@@ -102,7 +107,7 @@ def stage_infer(workdir: Path) -> dict:
 
     from bhpe_tf.data.synthetic import SyntheticPose2D
 
-    image, _, _ = SyntheticPose2D(input_size=(256, 256), split="val", seed=7).render(0)
+    image, _, _ = SyntheticPose2D(input_wh=(256, 256), split="val", seed=7).render(0)
     image_path = workdir / "demo_image.png"
     cv2.imwrite(str(image_path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     out = workdir / "infer"
@@ -135,10 +140,11 @@ def main(argv):
         print(f"  {key}: {value}")
 
 
-def run():
-    from bhpe_tf.cli import user_errors_exit
+def run(argv=None):
+    """``make demo``: :func:`bhpe_tf.cli.run` with :func:`define_flags`."""
+    from bhpe_tf import cli
 
-    app.run(user_errors_exit(main))
+    cli.run(main, define_flags, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

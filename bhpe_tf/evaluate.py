@@ -37,26 +37,37 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from bhpe_tf.cli import user_errors_exit
 from bhpe_tf.data.records import DataError
 from bhpe_tf.errors import UserError, print_warnings_as_lines
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("dataset", None, ["coco", "mpii", "h36m", "ehf", "agora"], "Benchmark to evaluate on.")
-flags.DEFINE_string("predictions", None, "Prediction file (see the module docstring for formats).")
-flags.DEFINE_string("model", None, "Evaluate a model instead of predictions: a training workdir / checkpoint / "
-                    ".keras of a mesh run, or a converted .tflite with its model card (ehf, agora, h36m).")
-flags.DEFINE_string("smplx_model", None, "With --model: the SMPL-X model folder (SMPLX_NEUTRAL.npz and the MANO / "
-                    "FLAME vertex ids and SMPLX_to_J14.pkl beside it).")
-flags.DEFINE_integer("batch_size", 8, "With --model: crops per forward pass.")
-flags.DEFINE_integer("limit", None, "With --model: evaluate only the first N people (a quick look).")
-flags.DEFINE_string("annotations", None, "Ground-truth file or folder.")
-flags.DEFINE_enum("prediction_origin", "auto", ["auto", "0", "1"],
-                  "MPII: whether predictions are 0-based (1 is added) or 1-based MATLAB coordinates.")
-flags.DEFINE_float("threshold", 0.5, "MPII: PCKh threshold (fraction of 0.6 x head-box diagonal).")
-flags.DEFINE_string("ehf_subsets", None, "EHF: npz with J_regressor, lhand_vertices, rhand_vertices, face_vertices.")
+
+
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-evaluate`` / ``python -m bhpe_tf.evaluate`` on ``flag_values`` (default ``FLAGS``)."""
+    flag_values = FLAGS if flag_values is None else flag_values
+    flags.DEFINE_enum("dataset", None, ["coco", "mpii", "h36m", "ehf", "agora"], "Benchmark to evaluate on.",
+                      flag_values=flag_values)
+    flags.DEFINE_string("predictions", None, "Prediction file (see the module docstring for formats).",
+                        flag_values=flag_values)
+    flags.DEFINE_string("model", None, "Evaluate a model instead of predictions: a training workdir / checkpoint / "
+                        ".keras of a mesh run, or a converted .tflite with its model card (ehf, agora, h36m).",
+                        flag_values=flag_values)
+    flags.DEFINE_string("smplx_model", None, "With --model: the SMPL-X model folder (SMPLX_NEUTRAL.npz and the MANO / "
+                        "FLAME vertex ids and SMPLX_to_J14.pkl beside it).", flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 8, "With --model: crops per forward pass.", flag_values=flag_values)
+    flags.DEFINE_integer("limit", None, "With --model: evaluate only the first N people (a quick look).",
+                         flag_values=flag_values)
+    flags.DEFINE_string("annotations", None, "Ground-truth file or folder.", flag_values=flag_values)
+    flags.DEFINE_enum("prediction_origin", "auto", ["auto", "0", "1"],
+                      "MPII: whether predictions are 0-based (1 is added) or 1-based MATLAB coordinates.",
+                      flag_values=flag_values)
+    flags.DEFINE_float("threshold", 0.5, "MPII: PCKh threshold (fraction of 0.6 x head-box diagonal).",
+                       flag_values=flag_values)
+    flags.DEFINE_string("ehf_subsets", None, "EHF: npz with J_regressor, lhand_vertices, rhand_vertices, face_vertices.",
+                        flag_values=flag_values)
 
 
 class UsageError(UserError):
@@ -180,7 +191,6 @@ def evaluate_ehf(predictions, annotations, *, subsets_file) -> str:
     return f"EHF ({len(verts)} frames), mm (Hand4Whole protocol)\n" + format_stats(stats)
 
 
-@user_errors_exit
 def main(argv):
     print_warnings_as_lines()  # ground truth a metric leaves out: one "warning: ..." line each
     if len(argv) > 1:
@@ -216,9 +226,11 @@ def main(argv):
     return 0
 
 
-def run():
-    """Console-script entry point (``bhpe-evaluate``)."""
-    app.run(main)
+def run(argv=None):
+    """Console-script entry point (``bhpe-evaluate``): :func:`bhpe_tf.cli.run` with :func:`define_flags`."""
+    from bhpe_tf import cli
+
+    cli.run(main, define_flags, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

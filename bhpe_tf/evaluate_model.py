@@ -14,7 +14,7 @@ prediction file): what ``python -m bhpe_tf.evaluate --dataset ehf|agora|h36m --m
   them, its NeuralAnnot fits as pseudo-ground-truth meshes).
 * Columns: the whole-body columns of the BinaryHPE paper's Table 1
   (:data:`bhpe_tf.metrics.pose3d.TABLE1_COLUMNS`, Hand4Whole's ``EHF.evaluate``), next to the
-  paper's row for the model's method (:data:`bhpe_tf.stats.PAPER_ACCURACY`); for Human3.6M also
+  paper's row for the model's method (:data:`bhpe_tf.models.registry.BINARYHPE_TABLE1_ACCURACY`); for Human3.6M also
   Hand4Whole's MPJPE / PA-MPJPE of the 14 evaluation joints (``J_regressor_h36m_smplx.npy``).
 
 The vertex subsets (MANO hands, FLAME face) and the 14-joint regressor are the user's SMPL-X
@@ -23,7 +23,6 @@ downloads next to ``--smplx_model`` (:func:`bhpe_tf.body.model_file.load_evaluat
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -43,39 +42,33 @@ class MeshModel:
     """A network to evaluate: ``predict(crops uint8 (N, H, W, 3)) -> {output name: (N, ...)}``."""
 
     predict: object
-    input_size: tuple  # (H, W)
+    input_hw: tuple  # (H, W)
     method: str
     kind: str  # "keras" or "tflite"
     source: str
     keras_model: object = None  # the Keras network behind a "keras" model (to export or reload)
 
 
-def _run_json_for(path: Path):
-    for folder in (path, path.parent, path.parent.parent):
-        if (folder / "run.json").is_file():
-            return folder / "run.json"
-    return None
-
-
 def _keras_model(path: Path, *, batch_size: int) -> MeshModel:
-    run_file = _run_json_for(path)
+    from bhpe_tf import checkpoints
+    from bhpe_tf.models.registry import MODEL_NAMES, SMPLX_MESH, get_model
+
+    run_file = checkpoints.run_file(path)
     if run_file is None:
         raise InvalidInputError(f"--model {path}: no run.json beside it, so which network it holds is unknown; pass a "
                                 "training workdir (or a checkpoint / .keras inside one) or a converted .tflite with its "
                                 "model card")
-    try:
-        config = json.loads(run_file.read_text())["config"]
-    except (KeyError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidInputError(f"{run_file} is not a training run's run.json ({err})") from None
-    if config.get("task") != "mesh":
+    config = checkpoints.training_config(path)
+    if config is None or not isinstance(config.get("model"), dict):
+        raise InvalidInputError(f"{run_file} is not a training run's run.json (no config recorded)")
+    if config["model"].get("name") not in MODEL_NAMES or get_model(config["model"]["name"]).task != SMPLX_MESH:
         raise InvalidInputError(f"--model {path} is a {config.get('model', {}).get('name')!r} run; evaluation on "
                                 "EHF / AGORA / Human3.6M needs a Hand4Whole or BinaryHPE model")
-    from bhpe_tf.training.loop import restore_weights
     from bhpe_tf.training.tasks import make_task
 
     task = make_task(config)
     model = task.build_model()
-    restore_weights(model, path, what="--model")
+    checkpoints.restore(model, path, what="--model")
     return keras_mesh_model(model, method=config["model"]["method"], source=str(path), batch_size=batch_size)
 
 
@@ -95,7 +88,7 @@ def keras_mesh_model(model, *, method: str, source: str = "keras model", batch_s
         return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
     h, w = (int(v) for v in model.inputs[0].shape[1:3])
-    return MeshModel(predict=predict, input_size=(h, w), method=method, kind="keras", source=source,
+    return MeshModel(predict=predict, input_hw=(h, w), method=method, kind="keras", source=source,
                      keras_model=model)
 
 
@@ -110,7 +103,7 @@ def _tflite_model(path: Path) -> MeshModel:
     def predict(crops):
         return dict(zip(names, predictor(np.asarray(crops, np.uint8))))
 
-    return MeshModel(predict=predict, input_size=tuple(predictor.spec.input_size), method=predictor.card["method"],
+    return MeshModel(predict=predict, input_hw=tuple(predictor.spec.input_hw), method=predictor.card["method"],
                      kind="tflite", source=str(path))
 
 
@@ -175,8 +168,8 @@ def predict_meshes(model: MeshModel, records, *, smplx_model, batch_size: int = 
     from bhpe_tf.data.hand4whole.targets import TargetConfig, crop_person
     from bhpe_tf.models.hand4whole import SMPLX_STAGE_INPUTS, Hand4WholeGeometry, SMPLXStage
 
-    h, w = model.input_size
-    config = TargetConfig(input_size=(w, h))
+    h, w = model.input_hw
+    config = TargetConfig(input_wh=(w, h))
     stage = SMPLXStage(smplx_model_path=smplx_model, geometry=Hand4WholeGeometry(input_shape=(h, w)),
                        name="smplx_eval")
     meshes = []
@@ -207,7 +200,7 @@ def evaluate_model(*, benchmark: str, model, annotations, smplx_model, batch_siz
     from bhpe_tf.body.model_file import load_smplx_model
     from bhpe_tf.data.hand4whole.readers import load_eval_set
     from bhpe_tf.metrics.pose3d import EHFSubsets, mpjpe, pa_mpjpe, wholebody_errors
-    from bhpe_tf.stats import paper_accuracy
+    from bhpe_tf.models.registry import get_model
 
     if benchmark not in BENCHMARKS:
         raise UserError(f"--dataset {benchmark!r}: a model is evaluated on {', '.join(BENCHMARKS)}")
@@ -220,7 +213,7 @@ def evaluate_model(*, benchmark: str, model, annotations, smplx_model, batch_siz
     root = dataset_root(benchmark, annotations)
     if not isinstance(model, MeshModel):
         model = open_model(model, batch_size=batch_size)
-    h, w = model.input_size
+    h, w = model.input_hw
     records = list(load_eval_set(name, root, aspect_ratio=w / h))
     if limit:
         records = records[:int(limit)]
@@ -236,7 +229,7 @@ def evaluate_model(*, benchmark: str, model, annotations, smplx_model, batch_siz
         joints_pred -= np.einsum("v,nvc->nc", regressor[0], pred)[:, None]
         joints_gt = np.stack([r.joints_3d - r.joints_3d[0] for r in records])[:, list(H36M_EVAL_JOINTS)]
         extra = {"MPJPE": mpjpe(joints_pred, joints_gt, root=None), "PA-MPJPE": pa_mpjpe(joints_pred, joints_gt)}
-    paper = paper_accuracy(model.method, name)
+    paper = get_model("binaryhpe").paper_metrics(model.method, name)
     return EvaluationResult(benchmark=name, columns=columns, paper=paper, count=len(records), model=model,
                             extra=extra, text=format_result(name, columns, paper, model, len(records), extra))
 

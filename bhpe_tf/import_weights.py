@@ -22,8 +22,8 @@ What each import covers (the checkpoint layout is detected, never guessed from t
   ignored (the SMPL-X stage reads your own SMPL-X file).
 
 Binary networks (BiHRNet, BinaryHPE) are not import targets: they learn from an imported
-full-precision teacher (``--set teacher.checkpoint=OUT.keras``), and a BiHRNet student can start its
-real-valued stem and head from it (``--set init_fp_from=OUT.keras``, :func:`init_fp_parts`).
+full-precision teacher (``--config.teacher.checkpoint=OUT.keras``), and a BiHRNet student can start its
+real-valued stem and head from it (``--config.init_fp_from=OUT.keras``, :func:`init_fp_parts`).
 
 Every Keras weight either receives a tensor (transposed OIHW -> HWIO, Linear (out, in) -> (in, out),
 ConvTranspose (in, out, kh, kw) -> (kh, kw, out, in), BN weight / bias / running_mean / running_var)
@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -105,7 +104,12 @@ def file_sha256(path) -> str:
 def _torch_load(path: Path, *, allow_pickle: bool):
     import pickle
 
-    import torch
+    try:
+        import torch
+    except ImportError:  # torch is the optional extra of the PyTorch imports, not a runtime dependency
+        from bhpe_tf.errors import UserError
+
+        raise UserError(f"reading the PyTorch checkpoint {path} needs torch: pip install 'bhpe-tf[reference]'") from None
 
     try:
         return torch.load(str(path), map_location="cpu", weights_only=not allow_pickle)
@@ -384,16 +388,16 @@ class Target:
     last_stage4_module: int = -1
 
     def build(self):
-        from bhpe_tf.models import get_builder
+        from bhpe_tf.models import build_model
 
-        return get_builder(self.model_name)(method=self.method, **self.build_kwargs)
+        return build_model(self.model_name, method=self.method, **self.build_kwargs)
 
 
 def _hrnet_width(checkpoint: Checkpoint) -> int:
     return int(checkpoint.state["stage2.0.branches.0.0.conv1.weight"].shape[0])
 
 
-def _hrnet_target(name, checkpoint: Checkpoint, *, input_size, num_joints, model_kwargs) -> Target:
+def _hrnet_target(name, checkpoint: Checkpoint, *, input_hw, num_joints, model_kwargs) -> Target:
     from bhpe_tf.models import hrnet
     from bhpe_tf.models.torch_names import hrnet_module
 
@@ -410,10 +414,10 @@ def _hrnet_target(name, checkpoint: Checkpoint, *, input_size, num_joints, model
     head_joints = int(checkpoint.state["final_layer.weight"].shape[0]) if pose else None
     if num_joints is None:
         num_joints = head_joints or 17
-    if input_size is None:
-        input_size = DEFAULT_HRNET_INPUT.get(int(num_joints), DEFAULT_HRNET_INPUT[17])
+    if input_hw is None:
+        input_hw = DEFAULT_HRNET_INPUT.get(int(num_joints), DEFAULT_HRNET_INPUT[17])
     kwargs = dict(model_kwargs)
-    kwargs.update({"input_shape": (int(input_size[0]), int(input_size[1]), 3), "num_joints": int(num_joints),
+    kwargs.update({"input_shape": (int(input_hw[0]), int(input_hw[1]), 3), "num_joints": int(num_joints),
                    "width": width, "padding": "torch"})
     stage_modules = tuple(kwargs.get("stage_modules", hrnet.STAGE_MODULES))
     if pose:
@@ -445,13 +449,13 @@ def _encoders_of(checkpoint, face_checkpoint):
     return sources
 
 
-def _mesh_target(checkpoint, face_checkpoint, *, input_size, model_kwargs) -> Target:
+def _mesh_target(checkpoint, face_checkpoint, *, input_hw, model_kwargs) -> Target:
     from bhpe_tf.models.torch_names import hand4whole_module
 
     kwargs = dict(model_kwargs)
     kwargs.update({"include_smplx": False, "padding": "torch"})  # the SMPL-X stage reads your own SMPL-X file
-    if input_size is not None:
-        kwargs["input_shape"] = (int(input_size[0]), int(input_size[1]), 3)
+    if input_hw is not None:
+        kwargs["input_shape"] = (int(input_hw[0]), int(input_hw[1]), 3)
     if checkpoint.layout == "hand4whole":
         if face_checkpoint is not None:
             raise InvalidInputError("--face_source is for ImageNet ResNet imports; a Hand4Whole snapshot already "
@@ -510,7 +514,7 @@ def provenance_of(target: Target, plan: Plan) -> dict:
                              sources=files, covers=target.covers, fresh_layers=plan.fresh_layers)
 
 
-def import_checkpoint(*, model: str, source, output, face_source=None, input_size=None,
+def import_checkpoint(*, model: str, source, output, face_source=None, input_hw=None,
                       num_joints=None, model_kwargs=None, allow_pickle: bool = False, keras_model=None,
                       log=print) -> ImportResult:
     """Read, check, map and write: the library behind ``bhpe-import`` (see the module docstring).
@@ -539,11 +543,11 @@ def import_checkpoint(*, model: str, source, output, face_source=None, input_siz
         log(f"read {face.name}: {face.describe()}, {len(face.state)} tensors, sha256 {face.sha256}")
     kwargs = dict(model_kwargs or {})
     if model in HRNET_WIDTHS:
-        target = _hrnet_target(model, checkpoint, input_size=input_size, num_joints=num_joints, model_kwargs=kwargs)
+        target = _hrnet_target(model, checkpoint, input_hw=input_hw, num_joints=num_joints, model_kwargs=kwargs)
     else:
         if num_joints is not None:
             raise InvalidInputError("--num_joints is for HRNet imports")
-        target = _mesh_target(checkpoint, face, input_size=input_size, model_kwargs=kwargs)
+        target = _mesh_target(checkpoint, face, input_hw=input_hw, model_kwargs=kwargs)
     tick = time.perf_counter()
     keras_model = target.build() if keras_model is None else keras_model
     seconds["build"] = time.perf_counter() - tick
@@ -622,27 +626,33 @@ def init_fp_parts(student, source, *, parts=FP_PARTS) -> List[str]:
 
 
 # --------------------------------------------------------------------------- command line
-def define_flags():
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-import`` / ``python -m bhpe_tf.import_weights`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
     from absl import flags
 
+    flag_values = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_enum("model", None, list(TARGETS), "what to build: hrnet_w32 / hrnet_w48 (from an HRNet pose or "
                       "ImageNet HRNet file), hand4whole (from a Hand4Whole snapshot, or torchvision ResNet-50 "
-                      "[+ --face_source ResNet-18])")
-    flags.DEFINE_string("source", None, "the PyTorch checkpoint (.pth / .pth.tar)")
-    flags.DEFINE_string("face_source", None, "torchvision ResNet-18 for the face encoder (ResNet imports)")
-    flags.DEFINE_string("output", None, "OUT.keras; OUT.keras.meta.json is written next to it")
-    flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH of the saved model (default: 256,192 for 17 joints, "
-                        "256,256 for 16; Hand4Whole 512,384)")
-    flags.DEFINE_integer("num_joints", None, "HRNet heatmaps (default: the checkpoint head's; 17 for ImageNet files)")
-    flags.DEFINE_string("model_kwargs", None, "json object of extra builder options (e.g. reduced test models)")
+                      "[+ --face_source ResNet-18])", flag_values=flag_values)
+    flags.DEFINE_string("source", None, "the PyTorch checkpoint (.pth / .pth.tar)", flag_values=flag_values)
+    flags.DEFINE_string("face_source", None, "torchvision ResNet-18 for the face encoder (ResNet imports)",
+                        flag_values=flag_values)
+    flags.DEFINE_string("output", None, "OUT.keras; OUT.keras.meta.json is written next to it",
+                        flag_values=flag_values)
+    flags.DEFINE_string("input_hw", None, "HEIGHT,WIDTH of the saved model (default: 256,192 for 17 joints, "
+                        "256,256 for 16; Hand4Whole 512,384)", flag_values=flag_values)
+    flags.DEFINE_integer("num_joints", None, "HRNet heatmaps (default: the checkpoint head's; 17 for ImageNet files)",
+                         flag_values=flag_values)
+    flags.DEFINE_string("model_kwargs", None, "json object of extra builder options (e.g. reduced test models)",
+                        flag_values=flag_values)
     flags.DEFINE_bool("allow_pickle", False, "let torch.load unpickle Python objects besides tensors (only for "
-                      "files you trust)")
+                      "files you trust)", flag_values=flag_values)
 
 
 def run_cli(argv, flag_values=None) -> ImportResult:
     from absl import flags
 
-    from bhpe_tf.conversion.export import parse_input_size, parse_model_kwargs
+    from bhpe_tf.cli import parse_hw, parse_model_kwargs
 
     if len(argv) > 1:
         raise InvalidInputError(f"unexpected arguments {argv[1:]}; every option is a --flag")
@@ -655,7 +665,7 @@ def run_cli(argv, flag_values=None) -> ImportResult:
 
     tf.get_logger().setLevel("ERROR")
     result = import_checkpoint(model=f.model, source=f.source, output=f.output, face_source=f.face_source,
-                               input_size=parse_input_size(f.input_size), num_joints=f.num_joints,
+                               input_hw=parse_hw(f.input_hw), num_joints=f.num_joints,
                                model_kwargs=parse_model_kwargs(f.model_kwargs), allow_pickle=f.allow_pickle)
     meta = result.meta
     print(f"next: python converters/convert.py --model {meta['model']} --method {meta['method']} --checkpoint "
@@ -668,16 +678,12 @@ def main(argv):
     return 0
 
 
-def run():
-    """Console entry point ``bhpe-import`` (``python -m bhpe_tf.import_weights``)."""
-    from absl import app
+def run(argv=None):
+    """Console entry point ``bhpe-import`` (``python -m bhpe_tf.import_weights``): :func:`bhpe_tf.cli.run`."""
+    from bhpe_tf import cli
 
-    from bhpe_tf.cli import user_errors_exit
-
-    define_flags()
-    app.run(user_errors_exit(main))
+    cli.run(main, define_flags, argv, doc=__doc__)
 
 
 if __name__ == "__main__":
     run()
-    sys.exit(0)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 from pathlib import Path
 
 import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
@@ -133,7 +132,7 @@ def crop_people(image_rgb, boxes, spec: ModelSpec):
     """Top-down crops ``(N, H, W, 3)`` uint8 and the centres / scales to map results back."""
     from bhpe_tf.data.transforms import box_to_center_scale, get_affine_transform, warp_crop
 
-    height, width = spec.input_size
+    height, width = spec.input_hw
     interpolation = cv2.INTER_NEAREST if spec.crop["interpolation"] == "nearest" else cv2.INTER_LINEAR
     crops, centers, scales = [], [], []
     for bbox in boxes:
@@ -155,7 +154,7 @@ def predict_keypoints(predictor, crops, centers, scales, *, flip_test: bool = Fa
     position = spec.output_of_kind("heatmaps")
     if position is None or spec.heatmap is None:
         raise InvalidInputError("the model has no heatmaps output; it is not a 2D keypoint model")
-    height, width = spec.input_size
+    height, width = spec.input_hw
     codec = HeatmapCodec.from_card(spec.heatmap, input_wh=(width, height))
     heatmaps = predictor(crops)[position]
     if flip_test:
@@ -187,7 +186,7 @@ def draw_skeleton(image_bgr, keypoints, scores, skeleton, *, threshold=KEYPOINT_
 
 def crop_to_image(points, spec, center, scale) -> np.ndarray:
     """Input-crop pixels (K, 2) -> image pixels (the crop is an unrotated scale + shift)."""
-    height, width = spec.input_size
+    height, width = spec.input_hw
     zoom = float(scale[0]) / width  # image pixels per crop pixel
     offset = np.asarray(center, np.float64) - np.asarray(scale, np.float64) / 2.0
     return np.asarray(points, np.float64) * zoom + offset
@@ -197,7 +196,7 @@ def mesh_camera(spec, center, scale, geometry):
     """Focal and principal point in image pixels for vertices in Hand4Whole's virtual camera
     (:meth:`~bhpe_tf.models.hand4whole.geometry.Hand4WholeGeometry.camera_in_image`) seen through
     the crop of ``center`` / ``scale`` (:func:`crop_to_image`)."""
-    zoom = float(scale[0]) / spec.input_size[1]
+    zoom = float(scale[0]) / spec.input_hw[1]
     origin = crop_to_image(np.zeros((1, 2)), spec, center, scale)[0]
     return geometry.camera_in_image(zoom=zoom, origin=origin)
 
@@ -211,7 +210,7 @@ class SMPLXHost:
 
         if not os.path.exists(os.fspath(smplx_model)):
             raise MissingFileError(f"SMPL-X model {smplx_model} not found")
-        self.geometry = Hand4WholeGeometry(input_shape=tuple(int(v) for v in spec.input_size))
+        self.geometry = Hand4WholeGeometry(input_shape=tuple(int(v) for v in spec.input_hw))
         self.stage = SMPLXStage(smplx_model_path=smplx_model, geometry=self.geometry, name="smplx_host")
         self.faces = np.asarray(self.stage.faces)
 
@@ -336,39 +335,40 @@ def _mesh_people(predictor, crops, centers, scales, people, overlay, image_id, s
 
 
 # --------------------------------------------------------------------------- command line
-def define_flags():
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-infer`` / ``python -m bhpe_tf.infer`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
     from absl import flags
 
+    flag_values = flags.FLAGS if flag_values is None else flag_values
     flags.DEFINE_string("model", None, "a .tflite (with its model card .json next to it) or a checkpoint of a "
-                        "registered model")
-    flags.DEFINE_string("model_name", None, "registered model of a checkpoint (hrnet_w32, bihrnet, binaryhpe, ...)")
-    flags.DEFINE_string("method", None, "binarization method of a checkpoint")
-    flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH for a checkpoint (default: the builder's)")
-    flags.DEFINE_string("model_kwargs", None, "json builder options for a checkpoint")
-    flags.DEFINE_string("boxes", None, "COCO detection results json (person boxes); default: whole image")
-    flags.DEFINE_float("box_score_threshold", 0.5, "keep detections with at least this score")
-    flags.DEFINE_string("output_dir", "infer_out", "where overlays, results.json and meshes go")
-    flags.DEFINE_bool("flip_test", False, "average with the mirrored crop (HRNet flip test)")
-    flags.DEFINE_integer("threads", 1, "interpreter threads (.tflite)")
-    flags.DEFINE_bool("expect_binary", False, "fail when the .tflite has no LceBconv2d (not a binary LCE model)")
+                        "registered model", flag_values=flag_values)
+    flags.DEFINE_string("model_name", None, "registered model of a checkpoint (hrnet_w32, bihrnet, binaryhpe, ...)",
+                        flag_values=flag_values)
+    flags.DEFINE_string("method", None, "binarization method of a checkpoint", flag_values=flag_values)
+    flags.DEFINE_string("input_hw", None, "HEIGHT,WIDTH for a checkpoint (default: the builder's)",
+                        flag_values=flag_values)
+    flags.DEFINE_string("model_kwargs", None, "json builder options for a checkpoint", flag_values=flag_values)
+    flags.DEFINE_string("boxes", None, "COCO detection results json (person boxes); default: whole image",
+                        flag_values=flag_values)
+    flags.DEFINE_float("box_score_threshold", 0.5, "keep detections with at least this score",
+                       flag_values=flag_values)
+    flags.DEFINE_string("output_dir", "infer_out", "where overlays, results.json and meshes go",
+                        flag_values=flag_values)
+    flags.DEFINE_bool("flip_test", False, "average with the mirrored crop (HRNet flip test)", flag_values=flag_values)
+    flags.DEFINE_integer("threads", 1, "interpreter threads (.tflite)", flag_values=flag_values)
+    flags.DEFINE_bool("expect_binary", False, "fail when the .tflite has no LceBconv2d (not a binary LCE model)",
+                      flag_values=flag_values)
     flags.DEFINE_enum("interpreter", "lce", ["lce", "stock"], "lce: LCE's interpreter; stock: tf.lite.Interpreter "
-                      "(cannot run LCE ops)")
-    flags.DEFINE_string("smplx_model", None, "your SMPL-X model file or folder (mesh faces for .obj / overlays)")
+                      "(cannot run LCE ops)", flag_values=flag_values)
+    flags.DEFINE_string("smplx_model", None, "your SMPL-X model file or folder (mesh faces for .obj / overlays)",
+                        flag_values=flag_values)
 
 
-FLAG_DEFAULTS = {"model": None, "model_name": None, "method": None, "input_size": None, "model_kwargs": None,
-                 "boxes": None, "box_score_threshold": 0.5, "output_dir": "infer_out", "flip_test": False, "threads": 1,
-                 "expect_binary": False, "interpreter": "lce", "smplx_model": None}
+def options(**values):
+    """The CLI's options from Python: its flags with their defaults, ``values`` set (for :func:`run_cli`)."""
+    from bhpe_tf.cli import flag_values
 
-
-def options(**overrides):
-    """The CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
-    import types
-
-    unknown = set(overrides) - set(FLAG_DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown infer options {sorted(unknown)}")
-    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+    return flag_values(define_flags, **values)
 
 
 def run_cli(argv, flag_values=None):
@@ -391,13 +391,13 @@ def run_cli(argv, flag_values=None):
     boxes = load_detections(f.boxes, score_threshold=f.box_score_threshold) if f.boxes else None
     import tensorflow as tf
 
-    from bhpe_tf.conversion.export import parse_input_size, parse_model_kwargs
+    from bhpe_tf.cli import parse_hw, parse_model_kwargs
 
     tf.get_logger().setLevel("ERROR")
     from bhpe_tf import provenance
 
     predictor = open_predictor(model_path, model_name=f.model_name, method=f.method,
-                               input_size=parse_input_size(f.input_size), model_kwargs=parse_model_kwargs(f.model_kwargs),
+                               input_hw=parse_hw(f.input_hw), model_kwargs=parse_model_kwargs(f.model_kwargs),
                                threads=f.threads, expect_binary=f.expect_binary, interpreter=f.interpreter)
     for line in provenance.report_lines(predictor.provenance):  # a synthetic-demo model says so
         print(line)
@@ -414,16 +414,12 @@ def main(argv):
     return 0
 
 
-def run():
-    """Console entry point ``bhpe-infer`` (``python -m bhpe_tf.infer``)."""
-    from absl import app
+def run(argv=None):
+    """Console entry point ``bhpe-infer`` (``python -m bhpe_tf.infer``): :func:`bhpe_tf.cli.run`."""
+    from bhpe_tf import cli
 
-    from bhpe_tf.cli import user_errors_exit
-
-    define_flags()
-    app.run(user_errors_exit(main))
+    cli.run(main, define_flags, argv, doc=__doc__)
 
 
 if __name__ == "__main__":
     run()
-    sys.exit(0)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional
 
 from bhpe_tf.errors import InvalidInputError
+from bhpe_tf.models.registry import MODEL_NAMES, get_model
 
 KINDS = ("imported", "dataset", "synthetic", "untrained", "unknown")
 KEYS = ("kind", "summary", "details")
@@ -128,7 +129,8 @@ def for_training(*, config: dict, data_dir=None, init_from=None, init_fp_from=No
     """The provenance a training run records in ``WORKDIR/provenance.json``."""
     name = config.get("name") or "?"
     layout = (config.get("data") or {}).get("layout")
-    details = {"config": name, "task": config.get("task"), "layout": layout,
+    model = (config.get("model") or {}).get("name")
+    details = {"config": name, "task": get_model(model).task if model in MODEL_NAMES else None, "layout": layout,
                "data_dir": os.path.abspath(os.fspath(data_dir)) if data_dir else None}
     if init_from:
         details["init_from"] = for_checkpoint(init_from)

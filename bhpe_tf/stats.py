@@ -7,123 +7,68 @@
 
 Counts follow the BNN literature (:mod:`bhpe_tf.counting`): Params = P_binary/32 + P_fp and
 OPs = MAC_binary/64 + MAC_fp, per module (encoders, BoxNet, heads for the whole-body models) and
-in total. Models are built at full size through the registry (:func:`bhpe_tf.models.build_model`);
-a model's module may define ``module_of(layer_name)`` and ``COUNT_MULTIPLICITY`` to split the count
-into modules, otherwise layers group by their top-level nested model.
+in total. Models are built at full size through the registry (:mod:`bhpe_tf.models.registry`), whose
+entry says how layers group into the paper's modules (``count_groups``: HRNet's stem, stages,
+transitions and head; Hand4Whole's encoders, BoxNet and heads) and how often a module runs per image
+(``count_multiplicity``: two hands).
 
-Paper numbers: BinaryHPE (Li et al., arXiv 2311.14323) Table 1 (DESIGN.md 5.3) for ``binaryhpe`` /
-``hand4whole``; HRNet-W32's published 28.54 M / 7.65 GMACs (Sun et al. CVPR 2019, 256x192) for
-``hrnet_w32``. Hand4Whole's 16.85 G in Table 1 recounts to 17.85 G here (backbones 16.01 G alone).
+Paper numbers come from the registry (:mod:`bhpe_tf.models.registry`: BinaryHPE Table 1, HRNet-W32's
+published counts). Hand4Whole's 16.85 G in Table 1 recounts to 17.85 G here (backbones 16.01 G alone).
 """
-import inspect
 import json
-import sys
 
-from absl import app, flags
+from absl import flags
 
-from bhpe_tf.cli import user_errors_exit
 from bhpe_tf.errors import UnknownNameError, UserError
 
-# Flags live in their own FlagValues so that importing this module next to other CLIs that also
-# have --model/--method never collides in absl's global registry.
-FLAGS = flags.FlagValues()
-flags.DEFINE_string("model", "binaryhpe", "model: binaryhpe, hand4whole, hrnet_w32, bihrnet", flag_values=FLAGS)
-flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, xnor_nok, dorefa, dorefa_pm1, bireal, "
-                    "reactnet, recu, fda, bidrn); default: the model's own", flag_values=FLAGS)
-flags.DEFINE_boolean("json", False, "print JSON instead of a table", flag_values=FLAGS)
-flags.DEFINE_boolean("all", False, "one row per method, next to the paper's numbers", flag_values=FLAGS)
-flags.DEFINE_boolean("activations", False, "print the std of every stage's activations at initialisation for a "
-                     "random input, in inference and training mode (bhpe_tf.diagnostics); exit 1 when an "
-                     "output std is outside the healthy band", flag_values=FLAGS)
-flags.DEFINE_multi_string("model_kwarg", [], "builder option KEY=VALUE for --activations (repeatable), e.g. "
-                          "stage1=ir_b, ms_block=ms_b, input_shape=128,96,3", flag_values=FLAGS)
-
-# (Params M, OPs G) as published.
-PAPER = {
-    "binaryhpe": {"fp": (77.84, 16.85), "bnn": (21.61, 2.63), "xnor": (21.61, 2.63), "dorefa": (21.61, 2.63),
-                  "bireal": (21.61, 2.63), "reactnet": (21.66, 2.63), "recu": (21.71, 2.65), "fda": (32.06, 2.81),
-                  "bidrn": (17.22, 2.50)},
-    "hand4whole": {"fp": (77.84, 16.85)},
-    "hrnet_w32": {"fp": (28.54, 7.65)},
-}
-
-# BinaryHPE (Li et al., arXiv 2311.14323) Table 1 accuracy (mm; DESIGN.md 5.3): EHF MPVPE and
-# PA-MPVPE (All / Hands / Face) and AGORA MPVPE (All). The BNN / XNOR / DoReFa / Bi-Real rows
-# give EHF MPVPE All only; columns the paper does not give are absent.
-PAPER_ACCURACY = {
-    "fp": {"EHF": {"MPVPE All": 86.3, "MPVPE Hands": 47.2, "MPVPE Face": 26.1, "PA-MPVPE All": 57.5,
-                   "PA-MPVPE Hands": 13.2, "PA-MPVPE Face": 5.8}, "AGORA": {"MPVPE All": 194.8}},
-    "bnn": {"EHF": {"MPVPE All": 172.2}, "AGORA": {"MPVPE All": 267.6}},
-    "xnor": {"EHF": {"MPVPE All": 195.5}, "AGORA": {"MPVPE All": 271.1}},
-    "dorefa": {"EHF": {"MPVPE All": 174.4}, "AGORA": {"MPVPE All": 257.6}},
-    "bireal": {"EHF": {"MPVPE All": 161.7}, "AGORA": {"MPVPE All": 242.0}},
-    "reactnet": {"EHF": {"MPVPE All": 149.8, "MPVPE Hands": 86.5, "MPVPE Face": 45.8, "PA-MPVPE All": 98.8,
-                         "PA-MPVPE Hands": 18.5, "PA-MPVPE Face": 6.1}, "AGORA": {"MPVPE All": 237.6}},
-    "recu": {"EHF": {"MPVPE All": 142.7, "MPVPE Hands": 78.3, "MPVPE Face": 49.6, "PA-MPVPE All": 85.4,
-                     "PA-MPVPE Hands": 18.2, "PA-MPVPE Face": 6.0}, "AGORA": {"MPVPE All": 225.1}},
-    "fda": {"EHF": {"MPVPE All": 171.8, "MPVPE Hands": 93.7, "MPVPE Face": 53.3, "PA-MPVPE All": 108.5,
-                    "PA-MPVPE Hands": 18.4, "PA-MPVPE Face": 6.1}, "AGORA": {"MPVPE All": 256.4}},
-    "bidrn": {"EHF": {"MPVPE All": 118.3, "MPVPE Hands": 70.8, "MPVPE Face": 37.6, "PA-MPVPE All": 76.9,
-                      "PA-MPVPE Hands": 17.4, "PA-MPVPE Face": 6.0}, "AGORA": {"MPVPE All": 215.0}},
-}
+FLAGS = flags.FLAGS
 
 
-def paper_accuracy(method: str, benchmark: str) -> dict:
-    """The Table 1 numbers of ``method`` on ``benchmark`` (``EHF`` / ``AGORA``), {} when none."""
-    return dict(PAPER_ACCURACY.get(method, {}).get(benchmark, {}))
-
-
-def _builder_takes_method(builder) -> bool:
-    return "method" in inspect.signature(builder).parameters
-
-
-def _default_group(name: str) -> str:
-    return name.split("/")[0] if "/" in name else "model"
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-stats`` / ``python -m bhpe_tf.stats`` on ``flag_values`` (default ``FLAGS``)."""
+    flag_values = FLAGS if flag_values is None else flag_values
+    flags.DEFINE_string("model", "binaryhpe", "model: binaryhpe, hand4whole, hrnet_w32, bihrnet",
+                        flag_values=flag_values)
+    flags.DEFINE_string("method", None, "binarization method (fp, bnn, xnor, xnor_nok, dorefa, dorefa_pm1, bireal, "
+                        "reactnet, recu, fda, bidrn); default: the model's own", flag_values=flag_values)
+    flags.DEFINE_boolean("json", False, "print JSON instead of a table", flag_values=flag_values)
+    flags.DEFINE_boolean("all", False, "one row per method, next to the paper's numbers", flag_values=flag_values)
+    flags.DEFINE_boolean("activations", False, "print the std of every stage's activations at initialisation for a "
+                         "random input, in inference and training mode (bhpe_tf.diagnostics); exit 1 when an "
+                         "output std is outside the healthy band", flag_values=flag_values)
+    flags.DEFINE_multi_string("model_kwarg", [], "builder option KEY=VALUE for --activations (repeatable), e.g. "
+                              "stage1=ir_b, ms_block=ms_b, input_shape=128,96,3", flag_values=flag_values)
 
 
 def model_counts(model_name: str, method=None):
-    """Build ``model_name`` (with ``method`` where the builder takes one) and count it per module.
+    """Build ``model_name`` (with ``method`` where it takes one) at full size and count it per module.
 
     Returns ``(method name, {module: Count, ..., "total": Count})``.
     """
     from bhpe_tf.binary import get_method
     from bhpe_tf.counting import count_model
-    from bhpe_tf.models import get_builder
+    from bhpe_tf.models import get_model
 
-    builder = get_builder(model_name)
-    kwargs = {}
-    if _builder_takes_method(builder):
-        if method is not None:
-            kwargs["method"] = get_method(method).name
-        method_name = kwargs.get("method") or inspect.signature(builder).parameters["method"].default
-    else:
-        method_name = "fp"
-        if method is not None and get_method(method).name != "fp":
-            raise UserError(f"model {model_name!r} is full precision only; use a model that takes --method "
-                            f"(e.g. binaryhpe) for {get_method(method).name!r}")
-    method_name = get_method(method_name).name
-    module = sys.modules[builder.__module__]
-    model = builder(**kwargs)
-    counts = count_model(model, group=getattr(module, "module_of", _default_group),
-                         multiplicity=getattr(module, "COUNT_MULTIPLICITY", None))
-    return method_name, counts
+    entry = get_model(model_name)
+    method_name = get_method(method if method is not None else entry.default_method).name
+    model = entry.build(method=method_name)
+    group, multiplicity = entry.count_grouping()
+    return method_name, count_model(model, group=group, multiplicity=multiplicity)
 
 
 def methods_of(model_name: str):
     """Methods a model can be built with (all presets when its builder takes ``method``)."""
     from bhpe_tf.binary import METHOD_NAMES
-    from bhpe_tf.models import get_builder
+    from bhpe_tf.models import get_model
 
-    return METHOD_NAMES if _builder_takes_method(get_builder(model_name)) else ("fp",)
+    return METHOD_NAMES if get_model(model_name).takes_method else ("fp",)
 
 
 def paper_numbers(model_name: str, method: str):
-    """The published (Params M, OPs G) of ``method``; an LCE form (``xnor_nok``, ``dorefa_pm1``) has its
-    paper form's: K has no weights and is no conv MAC, {0, 1} and +-1 inputs cost the same binary MAC."""
-    from bhpe_tf.binary.methods import METHODS
+    """The published (Params M, OPs G) of ``method`` (:meth:`bhpe_tf.models.ModelEntry.paper_numbers`)."""
+    from bhpe_tf.models import get_model
 
-    paper_form = {m.lce_variant: m.name for m in METHODS.values() if m.lce_variant}.get(method, method)
-    return PAPER.get(model_name, {}).get(paper_form)
+    return get_model(model_name).paper_numbers(method)
 
 
 def _format_counts(model_name, method, counts) -> str:
@@ -131,6 +76,8 @@ def _format_counts(model_name, method, counts) -> str:
              f"{'module':<14}{'binary params':>15}{'FP params':>13}{'binary MACs':>16}{'FP MACs':>16}"
              f"{'Params (M)':>12}{'OPs (G)':>10}"]
     for name, count in counts.items():
+        if name != "total" and not (count.binary_params or count.fp_params or count.binary_macs or count.fp_macs):
+            continue  # the input layer
         lines.append(f"{name:<14}{count.binary_params:>15,}{count.fp_params:>13,}{count.binary_macs:>16,}"
                      f"{count.fp_macs:>16,}{count.params_m:>12.3f}{count.ops_g:>10.3f}")
     paper = paper_numbers(model_name, method)
@@ -172,19 +119,18 @@ def _parse_kwarg(text: str):
 def activation_report(model_name: str, method=None, kwargs=None):
     """Build ``model_name`` at init and return (text, healthy) of :mod:`bhpe_tf.diagnostics`."""
     from bhpe_tf import diagnostics
-    from bhpe_tf.models import get_builder
+    from bhpe_tf.models import get_model
 
-    builder = get_builder(model_name)
+    entry = get_model(model_name)
     kwargs = dict(kwargs or {})
-    if method is not None:
-        if not _builder_takes_method(builder):
-            raise UserError(f"model {model_name!r} is full precision only; drop --method")
-        kwargs["method"] = method
-    unknown = sorted(set(kwargs) - set(inspect.signature(builder).parameters))
+    options, _ = entry.options()
+    unknown = sorted(set(kwargs) - set(options))
     if unknown:
         raise UserError(f"{model_name} has no option {unknown[0]!r}; options: "
-                        f"{', '.join(p for p in inspect.signature(builder).parameters if p != 'name')}")
-    model = builder(**kwargs)
+                        f"{', '.join(p for p in options if p != 'name')}")
+    if method is not None and not entry.takes_method:
+        raise UserError(f"model {model_name!r} is full precision only; drop --method")
+    model = entry.build(method=method, **kwargs)
     items = diagnostics.profiles(model)
     healthy = all(item.healthy() for item in items)
     text = diagnostics.format_profiles(items)
@@ -195,7 +141,6 @@ def activation_report(model_name: str, method=None, kwargs=None):
     return text, healthy
 
 
-@user_errors_exit
 def main(argv):
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -226,24 +171,12 @@ def main(argv):
     return 0
 
 
-def _parse_flags(argv):
-    """absl's parser for this module's FlagValues: a flag error is one line and exit status 2."""
-    flags.FLAGS(argv[:1])  # absl.app insists the global registry is parsed
-    if any(arg in ("-h", "--help", "-help", "--helpfull") for arg in argv[1:]):
-        print(__doc__ + "\nflags:\n" + FLAGS.get_help())
-        sys.exit(0)
-    try:
-        return FLAGS(argv)
-    except flags.Error as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-
-
 def run(argv=None):
-    """Console entry point (``bhpe-stats``)."""
+    """Console entry point (``bhpe-stats``): :func:`bhpe_tf.cli.run` with :func:`define_flags`."""
     import bhpe_tf  # noqa: F401  (Keras 2 before TensorFlow)
+    from bhpe_tf import cli
 
-    app.run(main, argv=argv, flags_parser=_parse_flags)
+    cli.run(main, define_flags, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

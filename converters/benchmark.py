@@ -12,13 +12,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-from absl import app  # noqa: E402
-
-from bhpe_tf.cli import user_errors_exit  # noqa: E402
-from bhpe_tf.conversion import benchmark  # noqa: E402
-
-main = user_errors_exit(benchmark.main)
+from bhpe_tf.conversion.benchmark import define_flags, main, run  # noqa: E402,F401
 
 if __name__ == "__main__":
-    benchmark.define_flags()
-    app.run(main)
+    run()

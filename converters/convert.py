@@ -1,7 +1,7 @@
 """Convert a trained model to a verified ``.tflite`` + model card for Larq Compute Engine.
 
     python converters/convert.py --model bihrnet --method bidrn --checkpoint runs/bihrnet/ckpt-210 \
-        --output bihrnet.tflite --uint8_input [--input_size 256,192] [--int8 | --float_weights float16|int8] \
+        --output bihrnet.tflite --uint8_input [--input_hw 256,192] [--int8 | --float_weights float16|int8] \
         [--allow_float_fallback]
 
 Binary models go through LCE, full-precision ones through the stock TFLite converter (``--converter``).
@@ -21,13 +21,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import bhpe_tf  # noqa: E402,F401  (Keras 2 before TensorFlow)
-from absl import app  # noqa: E402
-
-from bhpe_tf.cli import user_errors_exit  # noqa: E402
-from bhpe_tf.conversion import export  # noqa: E402
-
-main = user_errors_exit(export.main)
+from bhpe_tf.conversion.export import define_flags, main, run  # noqa: E402,F401
 
 if __name__ == "__main__":
-    export.define_flags()
-    app.run(main)
+    run()

@@ -2,11 +2,11 @@
 import tensorflow as tf
 
 
-def tiny_keypoint_model(method, *, input_size=(64, 48)):
+def tiny_keypoint_model(method, *, input_hw=(64, 48)):
     """A few convs of the real builders (binary with ``method``, or FP) ending in 17 heatmaps at stride 4."""
     from bhpe_tf.binary import builders as B
 
-    image = tf.keras.Input((*input_size, 3), name="image")
+    image = tf.keras.Input((*input_hw, 3), name="image")
     x = B.fp_conv(image, 16, 3, strides=2, name="stem")
     x = B.conv_unit(x, 32, 3, method=method, name="block1")
     x = B.conv_unit(x, 32, 3, method=method, strides=2, name="block2")
@@ -31,10 +31,12 @@ def tiny_heatmap_builder(*, input_shape=(32, 32, 3), num_joints=17, method="fp",
 
 def use_tiny_heatmap_model(monkeypatch=None):
     """Register :func:`tiny_heatmap_builder` as the builder of ``hrnet_w32`` (in this process)."""
-    import bhpe_tf.models as registry
+    import dataclasses
 
-    target = "_tiny_models:tiny_heatmap_builder"
+    from bhpe_tf.models import registry
+
+    entry = dataclasses.replace(registry.MODELS["hrnet_w32"], builder_path="_tiny_models:tiny_heatmap_builder")
     if monkeypatch is not None:
-        monkeypatch.setitem(registry._BUILDERS, "hrnet_w32", target)
+        monkeypatch.setitem(registry.MODELS, "hrnet_w32", entry)
     else:
-        registry._BUILDERS["hrnet_w32"] = target
+        registry.MODELS["hrnet_w32"] = entry

@@ -1,4 +1,4 @@
-"""Activation scale at initialisation, at the published width and depth (issue: BiHRNet's 1e12 explosion).
+"""Activation scale at initialisation, at the published width and depth (BiHRNet's outputs once reached 1e12).
 
 Every binary HRNet (the nine BiHRNet variants, every method preset applied to HRNet-W32) and every
 BinaryHPE encoder (ResNet-50 / ResNet-18 with every method) is built at full width and depth and run

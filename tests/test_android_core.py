@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -253,7 +254,7 @@ def test_java_runner_fails_on_a_failing_golden(exported, shared_data, tmp_path):
 
 # --------------------------------------------------------------------------- android_assets
 def test_android_assets_copies_validated_models(exported, tmp_path):
-    from bhpe_tf.android_assets import copy_assets, main
+    from bhpe_tf.android_assets import copy_assets
 
     with pytest.raises(MissingFileError, match="make demo"):
         copy_assets(tmp_path / "no_demo_yet", tmp_path / "assets")
@@ -262,7 +263,9 @@ def test_android_assets_copies_validated_models(exported, tmp_path):
     (empty / "notes.json").write_text('{"hello": 1}')
     with pytest.raises(MissingFileError, match="no converted model"):
         copy_assets(empty, tmp_path / "assets")
-    assert main(["--workdir", str(empty), "--assets", str(tmp_path / "assets")]) == 2
+    proc = subprocess.run([sys.executable, "-m", "bhpe_tf.android_assets", "--workdir", str(empty), "--assets",
+                           str(tmp_path / "assets")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
 
     work = tmp_path / "demo_out"
     (work / "sub").mkdir(parents=True)

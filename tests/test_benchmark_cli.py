@@ -30,7 +30,7 @@ def two_models(tmp_path_factory):
     for method, name in (("bidrn", "binary.tflite"), ("fp", "float.tflite")):
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(0)
-        model = trained_like_state(tiny_keypoint_model(method, input_size=(32, 32)))
+        model = trained_like_state(tiny_keypoint_model(method, input_hw=(32, 32)))
         result = ex.export(model, folder / name, model_name="bihrnet" if method != "fp" else "hrnet_w32",
                            method=method, uint8_input=True)
         paths.append(result.tflite_path)
@@ -148,7 +148,7 @@ def test_bench_deploy_smoke(tmp_path):
     out = tmp_path / "deploy.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_deploy.py"), "--reduced",
-                           "--input_size", "32x32", "--runs", "1", "--warmup", "0", "--threads", "1",
+                           "--input_hw", "32x32", "--runs", "1", "--warmup", "0", "--threads", "1",
                            "--lce_runtimes", "lce_indirect_bgemm,reference", "--norss", "--crops", "synthetic",
                            "--json", str(out)], capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bhpe_tf import checkpoints
 from bhpe_tf.binary import METHOD_NAMES, method_with
 from bhpe_tf.errors import InvalidInputError, UnknownNameError
 from bhpe_tf.models import build_model
@@ -43,7 +44,7 @@ def reduced_network(method):
 
 @pytest.fixture(scope="module")
 def smplx_path(tmp_path_factory):
-    from bhpe_tf.body.synthetic import write_synthetic_smplx
+    from bhpe_tf.body.synthetic_model import write_synthetic_smplx
 
     return write_synthetic_smplx(tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL.npz")
 
@@ -382,12 +383,12 @@ def test_wrong_image_size_is_a_clear_error():
 
 def test_checkpoint_of_another_method_is_refused(tmp_path):
     path = str(tmp_path / "bnn.weights.h5")
-    h4w.save_weights(reduced_network("bnn"), path)
+    checkpoints.save_weights(reduced_network("bnn"), path)
     with pytest.raises(InvalidInputError, match="'bnn'"):
-        h4w.load_weights(reduced_network("bidrn"), path)
+        checkpoints.load_weights(reduced_network("bidrn"), path)
     os.remove(path + ".meta.json")  # without metadata the structure check still refuses it
     with pytest.raises(InvalidInputError, match="does not fit"):
-        h4w.load_weights(reduced_network("bidrn"), path)
-    h4w.load_weights(reduced_network("bnn"), path)  # same method: loads
+        checkpoints.load_weights(reduced_network("bidrn"), path)
+    checkpoints.load_weights(reduced_network("bnn"), path)  # same method: loads
     with pytest.raises(Exception, match="not found"):
-        h4w.load_weights(reduced_network("bnn"), str(tmp_path / "missing.h5"))
+        checkpoints.load_weights(reduced_network("bnn"), str(tmp_path / "missing.h5"))

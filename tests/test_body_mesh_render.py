@@ -8,7 +8,7 @@ from bhpe_tf.body.mesh_io import save_mesh, save_obj, save_ply
 from bhpe_tf.body.model_file import NUM_FACES
 from bhpe_tf.body.render import draw_keypoints, project_points, render_mesh
 from bhpe_tf.body.rotations import axis_angle_to_matrix
-from bhpe_tf.body.synthetic import make_synthetic_smplx
+from bhpe_tf.body.synthetic_model import make_synthetic_smplx
 from bhpe_tf.errors import InvalidInputError
 
 

@@ -12,7 +12,7 @@ import scipy.sparse
 
 from bhpe_tf.body.model_file import (BodyModelFileError, SMPLX_PARENTS, SMPLX_VERTEX_IDS,
                                      load_smplx_model, resolve_model_path)
-from bhpe_tf.body.synthetic import (make_synthetic_smplx, rest_joints, write_synthetic_model_dir,
+from bhpe_tf.body.synthetic_model import (make_synthetic_smplx, rest_joints, write_synthetic_model_dir,
                                     write_synthetic_smplx)
 from bhpe_tf.errors import MissingFileError
 

@@ -11,7 +11,7 @@ import smplx
 
 from bhpe_tf.body.joint_sets import SMPLX_JOINT_NAMES, hand4whole_joints, select_joints
 from bhpe_tf.body.smplx_layer import SMPLXLayer
-from bhpe_tf.body.synthetic import write_synthetic_model_dir, write_synthetic_smplx
+from bhpe_tf.body.synthetic_model import write_synthetic_model_dir, write_synthetic_smplx
 from bhpe_tf.errors import InvalidInputError
 
 TOL = 1e-5

@@ -23,6 +23,8 @@ from bhpe_tf.conversion.parity import PARITY_RTOL, trained_like_state
 from bhpe_tf.runtime import card as mc
 from bhpe_tf.runtime.normalization import IMAGENET, IMAGENET_MEAN, Normalization
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
+from bhpe_tf import cli
+from bhpe_tf.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 BIHRNET_KWARGS = {"width": 4, "stage_modules": [1, 1, 1], "num_blocks": 1}
@@ -173,9 +175,8 @@ def bihrnet_checkpoint(tmp_path_factory):
     """A BiHRNet (bidrn) checkpoint as a training loop writes it (tf.train.Checkpoint(model=...))."""
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(0)
-    size = ex.parse_input_size(BIHRNET_SIZE)
-    model = ex.build_registered("bihrnet", "bidrn", input_size=size, model_kwargs=ex.parse_model_kwargs(
-        json.dumps(BIHRNET_KWARGS)))
+    size = cli.parse_hw(BIHRNET_SIZE)
+    model = build_model("bihrnet", method="bidrn", input_hw=size, **cli.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
     trained_like_state(model)  # non-degenerate BN statistics, like a trained model
     folder = tmp_path_factory.mktemp("bihrnet_ckpt")
     prefix = tf.train.Checkpoint(model=model).save(str(folder / "ckpt"))
@@ -186,7 +187,7 @@ def bihrnet_checkpoint(tmp_path_factory):
 def bihrnet_export(bihrnet_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp("bihrnet_out") / "bihrnet.tflite"
     result = ex.run_cli(["convert"], ex.options(
-        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_size=BIHRNET_SIZE,
+        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_hw=BIHRNET_SIZE,
         uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS)))
     return result
 
@@ -222,8 +223,8 @@ def test_bihrnet_parity_recomputed_independently(bihrnet_export, bihrnet_checkpo
     """Our own check of the card's claim: Keras (restored checkpoint) vs LCE interpreter on the same bytes."""
     from bhpe_tf.conversion.lce import predict
 
-    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_size=(64, 32),
-                          model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
+    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_hw=(64, 32),
+                          model_kwargs=cli.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
     rng = np.random.default_rng(0)
     image = np.round(rng.uniform(0, 255, (1, 64, 32, 3)))
     keras_out = model(IMAGENET.apply(image), training=False).numpy()
@@ -232,15 +233,15 @@ def test_bihrnet_parity_recomputed_independently(bihrnet_export, bihrnet_checkpo
 
 
 def test_checkpoint_method_mismatch_is_refused(bihrnet_checkpoint, tmp_path):
-    with pytest.raises(InvalidInputError, match="does not match model .* method 'xnor'"):
+    with pytest.raises(InvalidInputError, match="does not fit model .* method 'xnor'"):
         ex.run_cli(["convert"], ex.options(
             model="bihrnet", method="xnor", checkpoint=bihrnet_checkpoint, output=str(tmp_path / "x.tflite"),
-            input_size=BIHRNET_SIZE, model_kwargs=json.dumps(BIHRNET_KWARGS)))
+            input_hw=BIHRNET_SIZE, model_kwargs=json.dumps(BIHRNET_KWARGS)))
     assert not list(tmp_path.iterdir())  # nothing written
     # with a .meta.json beside the checkpoint the mismatch is caught before building anything
     Path(bihrnet_checkpoint + ".meta.json").write_text(json.dumps({"model": "bihrnet", "method": "bidrn"}))
     try:
-        with pytest.raises(InvalidInputError, match="holds a 'bidrn' model but --method is 'xnor'"):
+        with pytest.raises(InvalidInputError, match="holds a 'bidrn' model but the method is 'xnor'"):
             ex.load_model("bihrnet", "xnor", checkpoint=bihrnet_checkpoint)
     finally:
         os.unlink(bihrnet_checkpoint + ".meta.json")
@@ -254,7 +255,7 @@ SLOW_TESTS = os.environ.get("BHPE_SLOW_TESTS", "") == "1"
                     "ops) takes 5-20 min on 2 shared cores; set BHPE_SLOW_TESTS=1 to run it")
 def test_binaryhpe_bidrn_network_converts_with_zero_fallbacks(tmp_path):
     """The LCE-convertible part of BinaryHPE (include_smplx=False: encoders, BoxNet, heads, RoI crops)."""
-    model = ex.build_registered("binaryhpe", "bidrn", model_kwargs=dict(BINARYHPE_KWARGS, include_smplx=False))
+    model = build_model("binaryhpe", method="bidrn", **dict(BINARYHPE_KWARGS, include_smplx=False))
     trained_like_state(model)
     result = ex.export(model, tmp_path / "binaryhpe.tflite", model_name="binaryhpe", method="bidrn",
                        uint8_input=True)
@@ -322,21 +323,21 @@ def test_library_input_errors(tmp_path):
     with pytest.raises(MissingFileError, match="no tf.train checkpoint"):
         ex.load_model("bihrnet", "bidrn", checkpoint=tmp_path)
     with pytest.raises(UserError, match="unknown method .nope."):
-        ex.build_registered("bihrnet", "nope")
+        build_model("bihrnet", method="nope")
     with pytest.raises(UserError, match="unknown model"):
         ex.run_cli(["convert"], ex.options(model="resnet", method="bidrn", random_init=True,
                                            output=str(tmp_path / "a.tflite")))
     with pytest.raises(InvalidInputError, match="HEIGHT,WIDTH"):
-        ex.parse_input_size("256")
+        cli.parse_hw("256")
     with pytest.raises(InvalidInputError, match="json object"):
-        ex.parse_model_kwargs("[1]")
+        cli.parse_model_kwargs("[1]")
     with pytest.raises(InvalidInputError, match="--checkpoint or --saved_model"):
         ex.run_cli(["convert"], ex.options(model="bihrnet", method="bidrn", output=str(tmp_path / "a.tflite")))
     with pytest.raises(InvalidInputError, match="must end in .tflite"):
         ex.run_cli(["convert"], ex.options(model="bihrnet", method="bidrn", random_init=True,
                                            output=str(tmp_path / "a.lite")))
     image = tf.keras.Input((None, None, 3))
-    with pytest.raises(ConversionError, match="--input_size"):
+    with pytest.raises(ConversionError, match="--input_hw"):
         ex.deployment_model(tf.keras.Model(image, tf.keras.layers.Conv2D(2, 1)(image)))
 
 
@@ -352,7 +353,7 @@ def _tiny_conversions():
     for method in ("bidrn", "fp"):
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(0)
-        model = trained_like_state(tiny_keypoint_model(method, input_size=(32, 32)))
+        model = trained_like_state(tiny_keypoint_model(method, input_hw=(32, 32)))
         yield method, model, convert(model), x
 
 
@@ -391,7 +392,7 @@ def test_cli_float16_weights_smaller_file_same_guarantees(bihrnet_checkpoint, bi
 
     out = tmp_path / f"bihrnet_{storage}.tflite"
     result = ex.run_cli(["convert"], ex.options(
-        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_size=BIHRNET_SIZE,
+        model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(out), input_hw=BIHRNET_SIZE,
         uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float_weights=storage))
     printed = capsys.readouterr().out
     small, full = out.read_bytes(), bihrnet_export.tflite_path.read_bytes()
@@ -401,8 +402,8 @@ def test_cli_float16_weights_smaller_file_same_guarantees(bihrnet_checkpoint, bi
     assert bihrnet_export.card["converter"]["float_weights"] == "float32"
     assert float_weight_bytes(small)[storage] > 0 and f"float weights stored as {storage}" in printed
     census = op_census(small)
-    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_size=(64, 32),
-                          model_kwargs=ex.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
+    model = ex.load_model("bihrnet", "bidrn", checkpoint=bihrnet_checkpoint, input_hw=(64, 32),
+                          model_kwargs=cli.parse_model_kwargs(json.dumps(BIHRNET_KWARGS)))
     assert census.lce_bconv2d == len(binary_layers(model)) == card["census"]["lce_bconv2d"] > 20
     assert census.float_fallbacks == [] and card["census"]["float_fallbacks"] == []
     assert census.counts["DEQUANTIZE"] >= 1
@@ -426,7 +427,7 @@ def test_int8_weights_export_of_a_float_network_and_refusal_for_a_binary_one(bih
 
     from bhpe_tf.conversion.weight_storage import INT8_WEIGHTS_PARITY_RTOL, float_weight_bytes
 
-    model = trained_like_state(tiny_keypoint_model("fp", input_size=(32, 32)))
+    model = trained_like_state(tiny_keypoint_model("fp", input_hw=(32, 32)))
     result = ex.export(model, tmp_path / "fp_int8.tflite", model_name="hrnet_w32", method="fp", float_weights="int8")
     card, data = result.card, result.tflite_path.read_bytes()
     assert card["converter"]["float_weights"] == "int8" and len(data) < result.float32_size_bytes
@@ -436,7 +437,7 @@ def test_int8_weights_export_of_a_float_network_and_refusal_for_a_binary_one(bih
     with pytest.raises(ConversionError, match="with --float_weights int8 .*float32 file passed"):
         ex.run_cli(["convert"], ex.options(
             model="bihrnet", method="bidrn", checkpoint=bihrnet_checkpoint, output=str(tmp_path / "b.tflite"),
-            input_size=BIHRNET_SIZE, uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float_weights="int8"))
+            input_hw=BIHRNET_SIZE, uint8_input=True, model_kwargs=json.dumps(BIHRNET_KWARGS), float_weights="int8"))
     assert not list(tmp_path.glob("b.*"))
 
 
@@ -454,7 +455,7 @@ def test_reduced_float_weights_refusals(tmp_path):
     sys.path.insert(0, str(REPO / "tests"))
     from _tiny_models import tiny_keypoint_model
 
-    model = trained_like_state(tiny_keypoint_model("fp", input_size=(32, 32)))
+    model = trained_like_state(tiny_keypoint_model("fp", input_hw=(32, 32)))
     for storage in ("float16", "int8"):
         with pytest.raises(ConversionError,
                            match=f"with --float_weights {storage} .*float32 file passed.*float_weights_parity_rtol"):

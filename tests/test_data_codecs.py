@@ -164,12 +164,12 @@ def test_card_block_round_trip():
 
 
 def test_from_data_config():
-    codec = HeatmapCodec.from_data_config({"input_size": [64, 64], "sigma": 1.5})
+    codec = HeatmapCodec.from_data_config({"input_wh": [64, 64], "sigma": 1.5})
     assert (codec.input_wh, codec.heatmap_wh, codec.sigma, codec.unbiased, codec.decoding) == (
         (64, 64), (16, 16), 1.5, False, "standard")
-    dark = HeatmapCodec.from_data_config({"input_size": [64, 64], "unbiased_encoding": True})
+    dark = HeatmapCodec.from_data_config({"input_wh": [64, 64], "unbiased_encoding": True})
     assert (dark.sigma, dark.unbiased, dark.decoding) == (2.0, True, "dark")
-    biased_dark = HeatmapCodec.from_data_config({"input_size": [64, 64], "decoding": "dark"})
+    biased_dark = HeatmapCodec.from_data_config({"input_wh": [64, 64], "decoding": "dark"})
     assert (biased_dark.unbiased, biased_dark.decoding) == (False, "dark")
 
 

@@ -45,7 +45,7 @@ def test_wholebody_targets_follow_the_flip(shared_data):
     recs = load_coco(annotation_file=shared_data / "coco" / "test_coco_wholebody.json")
     rec = recs[0]  # right hand valid, left hand not
     assert rec.rhand_valid == 1.0 and rec.lhand_valid == 0.0
-    cfg = PipelineConfig(input_size=(384, 512), targets=("wholebody",), normalize="unit",
+    cfg = PipelineConfig(input_wh=(384, 512), targets=("wholebody",), normalize="unit",
                          wholebody=WholeBodyTargetConfig())
     plain = process_record(rec, config=cfg)
     assert plain["image"].shape == (512, 384, 3) and plain["joint_img"].shape == (133, 3)
@@ -57,7 +57,7 @@ def test_wholebody_targets_follow_the_flip(shared_data):
     np.testing.assert_allclose(plain["rhand_box_center"], corners.mean(0) / [384, 512] * [6, 8], atol=1e-4)
     np.testing.assert_allclose(plain["rhand_box_size"], (corners[1] - corners[0]) / [384, 512] * [6, 8], atol=1e-4)
     # mirrored: it becomes the left hand, at the mirrored grid position
-    flip_cfg = PipelineConfig(input_size=(384, 512), targets=("wholebody",), normalize="unit",
+    flip_cfg = PipelineConfig(input_wh=(384, 512), targets=("wholebody",), normalize="unit",
                               augment=AugmentConfig(flip_prob=1.0, rotation_prob=0.0, scale_factor=0.0,
                                                     half_body_prob=0.0))
     flipped = process_record(rec, config=flip_cfg, rng=np.random.default_rng(0))
@@ -72,7 +72,7 @@ def test_h36m_wholebody_depth_targets(shared_data):
     from bhpe_tf.data.h36m import load_h36m_npz
 
     rec = load_h36m_npz(npz_file=shared_data / "h36m" / "test_h36m_body3d.npz")[0]
-    cfg = PipelineConfig(input_size=(384, 512), targets=("wholebody",), normalize="unit")
+    cfg = PipelineConfig(input_wh=(384, 512), targets=("wholebody",), normalize="unit")
     out = process_record(rec, config=cfg)
     z = rec.joints_3d[:, 2] - rec.joints_3d[0, 2]
     np.testing.assert_allclose(out["joint_img"][:, 2], (z / 1.0 + 1) / 2 * 8, atol=1e-4)
@@ -155,7 +155,7 @@ def test_mixed_datasets_need_joint_maps(shared_data):
         make_pipeline(records=coco + mpii, config=PipelineConfig(batch_size=4))
     # a toy common set: nose-free 2 joints (left wrist, right wrist) from both layouts
     maps = {"coco": (9, 10), "h36m": (13, 16)}
-    cfg = PipelineConfig(batch_size=4, joint_maps=maps, input_size=(384, 512), targets=("heatmaps", "wholebody"))
+    cfg = PipelineConfig(batch_size=4, joint_maps=maps, input_wh=(384, 512), targets=("heatmaps", "wholebody"))
     pipe = make_pipeline(records=coco + h36m, config=cfg)
     batch = next(iter(pipe.dataset))
     assert batch["keypoints"].shape == (4, 2, 3) and batch["joint_img"].shape == (4, 2, 3)
@@ -167,11 +167,11 @@ def test_mixed_datasets_need_joint_maps(shared_data):
 def test_pipeline_targets_use_the_configs_codec(coco_records):
     from bhpe_tf.data.codecs import HeatmapCodec
 
-    assert PipelineConfig(input_size=(96, 128)).codec == HeatmapCodec(input_wh=(96, 128))
+    assert PipelineConfig(input_wh=(96, 128)).codec == HeatmapCodec(input_wh=(96, 128))
     codec = HeatmapCodec(input_wh=(96, 128), sigma=1.0, unbiased=True)
-    out = process_record(coco_records[0], config=PipelineConfig(input_size=(96, 128), codec=codec))
+    out = process_record(coco_records[0], config=PipelineConfig(input_wh=(96, 128), codec=codec))
     expected, weights = codec.encode(out["keypoints"])
     np.testing.assert_array_equal(out["heatmaps"], expected)
     np.testing.assert_array_equal(out["target_weight"], weights)
     with pytest.raises(ValueError, match="codec.input_wh"):
-        PipelineConfig(input_size=(192, 256), codec=codec)
+        PipelineConfig(input_wh=(192, 256), codec=codec)

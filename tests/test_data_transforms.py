@@ -116,7 +116,7 @@ def test_augmentation_distribution():
 
 
 def _round_trip(records, *, codec):
-    cfg = PipelineConfig(input_size=codec.input_wh, codec=codec, normalize="uint8")
+    cfg = PipelineConfig(input_wh=codec.input_wh, codec=codec, normalize="uint8")
     rows = []
     for rec in records:
         out = process_record(rec, config=cfg)

@@ -48,7 +48,7 @@ def promises(*ids):
 # ------------------------------------------------------------------------------------- helpers
 #: The trainer on the stand-in network: 32x32 crops, batch 2, validation (and best.keras) every 3 steps,
 #: a checkpoint every step and all of them kept (so every step can be compared).
-TINY = ["data.input_size=[32, 32]", "train.batch_size=2", "train.log_every=1", "data.val_samples=4",
+TINY = ["data.input_wh=[32, 32]", "train.batch_size=2", "train.log_every=1", "data.val_samples=4",
         "train.val_batch_size=4", "train.steps_per_epoch=3", "train.checkpoint_every=1", "train.keep_checkpoints=50",
         "model.method=fp", "loss.name=mse"]
 TOTAL_STEPS = 20
@@ -60,7 +60,7 @@ def tiny_config(extra=()):
 
 def tiny_args(workdir, *, steps=TOTAL_STEPS, extra=()):
     return ["--config", "hrnet_w32_coco", "--workdir", str(workdir), "--steps", str(steps), "--noprogress"] + [
-        f"--set={item}" for item in TINY + list(extra)]
+        f"--config.{item}" for item in TINY + list(extra)]
 
 
 def env():
@@ -328,7 +328,7 @@ def test_one_image_reader_detects_truncation_everywhere(tmp_path, shared_data):
     records = list(load_coco(annotation_file=shared_data / "coco" / "test_coco.json",
                              image_dir=shared_data / "coco", min_keypoints=1))
     records[0].image_path = str(cut_jpeg)
-    pipeline = make_pipeline(records=records[:3], config=PipelineConfig(input_size=(32, 32), batch_size=None))
+    pipeline = make_pipeline(records=records[:3], config=PipelineConfig(input_wh=(32, 32), batch_size=None))
     assert len(list(pipeline.dataset)) == 2 and pipeline.skips.counts == {"bad image (ImageReadError)": 1}
     # inference: the model is not even opened, the image is refused first (exit 2, one line)
     Path(str(cut_jpeg) + ".tflite").write_bytes(b"")
@@ -343,7 +343,7 @@ def test_one_image_reader_detects_truncation_everywhere(tmp_path, shared_data):
 # ------------------------------------------------------------------------ settings and resume
 @promises("F06", "F07", "F08")
 def test_overrides_on_resume_take_effect_and_are_recorded(tmp_path, tiny_model):
-    """A NaN loss stops with the last good checkpoint named; rerunning with a lower --set optimizer.lr (and a new
+    """A NaN loss stops with the last good checkpoint named; rerunning with a lower --config.optimizer.lr (and a new
     batch size) resumes with that learning rate, not the checkpoint's, logs each override and records it with
     its step in run.json; changing train.seed on resume is refused with one line."""
     from bhpe_tf.training.loop import TrainingDiverged, WorkdirMismatch, train
@@ -432,7 +432,7 @@ def test_bad_config_values_are_one_line(tmp_path):
     with pytest.raises(UserError, match=r"--workdir .*a_file is a file, not a folder"):
         train(tiny_config(), workdir=tmp_path / "a_file" / "run", steps=1, progress=False, log=lambda *a: None)
     proc = subprocess.run([sys.executable, str(REPO / "training" / "train.py"), "--config", "bihrnet_demo",
-                           "--workdir", str(tmp_path / "w"), "--set", "model.kwargs.widht=8"], capture_output=True,
+                           "--workdir", str(tmp_path / "w"), "--config.model.kwargs.widht=8"], capture_output=True,
                           text=True, env=env(), cwd=REPO, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(error_lines(proc.stderr)) == 1 and "did you mean width" in error_lines(proc.stderr)[0]
@@ -509,11 +509,11 @@ def test_mesh_training_exits_on_interrupt_without_hanging(tmp_path):
     """Ctrl-C (SIGINT) while the mesh trainer's tf.data pipeline renders SMPL-X samples in its threads: one
     'interrupted' line and exit 130 within seconds, no hang at interpreter shutdown and no abort (rc 134)."""
     args = ["--config", "binaryhpe_bidrn", "--workdir", str(tmp_path / "w"), "--steps", "40", "--noprogress",
-            "--set=train.log_every=1",
-            "--set=data.input_size=[64, 64]", "--set=train.batch_size=1", "--set=data.val_samples=1",
-            "--set=model.kwargs.hand_shape=[32, 32]", "--set=model.kwargs.face_shape=[32, 32]",
-            "--set=model.kwargs.encoder_width=4", "--set=model.kwargs.head_channels=8",
-            "--set=model.kwargs.boxnet_channels=8", "--set=teacher=none", "--set=init_from=none"]
+            "--config.train.log_every=1",
+            "--config.data.input_wh=[64, 64]", "--config.train.batch_size=1", "--config.data.val_samples=1",
+            "--config.model.kwargs.hand_shape=[32, 32]", "--config.model.kwargs.face_shape=[32, 32]",
+            "--config.model.kwargs.encoder_width=4", "--config.model.kwargs.head_channels=8",
+            "--config.model.kwargs.boxnet_channels=8", "--config.teacher=none", "--config.init_from=none"]
     log_file = tmp_path / "log.txt"
     with open(log_file, "w") as log:
         # A pytest-xdist worker ignores SIGINT and its children inherit SIG_IGN, with which Python installs
@@ -696,7 +696,7 @@ def test_mpii_and_h36m_nan_ground_truth(tmp_path, shared_data):
 def test_damaged_smplx_model_files_are_one_line(tmp_path):
     """A truncated SMPL-X .npz (BadZipFile) and NaN in the template are one line naming the file (and the key)."""
     from bhpe_tf.body.model_file import BodyModelFileError, load_smplx_model
-    from bhpe_tf.body.synthetic import write_synthetic_smplx
+    from bhpe_tf.body.synthetic_model import write_synthetic_smplx
 
     good = write_synthetic_smplx(tmp_path / "SMPLX_NEUTRAL.npz")
     data = Path(good).read_bytes()
@@ -720,7 +720,7 @@ class _StandInPredictor:
         from bhpe_tf.conversion.model_card import keypoints_block
         from bhpe_tf.runtime import CropSpec, ModelSpec
 
-        self.spec = ModelSpec(task="keypoints_2d", input_size=(64, 48), input_dtype="uint8",
+        self.spec = ModelSpec(task="keypoints_2d", input_hw=(64, 48), input_dtype="uint8",
                               normalization={"scale": 1.0, "mean": [0, 0, 0], "std": [1, 1, 1]},
                               crop=CropSpec(aspect_ratio=0.75).to_dict(),
                               outputs=[{"name": "heatmaps", "index": 0, "shape": [1, 16, 12, 17], "kind": "heatmaps"}],

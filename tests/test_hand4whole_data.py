@@ -17,7 +17,7 @@ from bhpe_tf.data.hand4whole.targets import FitModel, TargetBuilder, TargetConfi
 from bhpe_tf.data.transforms import AugmentConfig, affine_points
 from bhpe_tf.errors import MissingFileError, UserError
 
-CONFIG = TargetConfig(input_size=(64, 64))
+CONFIG = TargetConfig(input_wh=(64, 64))
 NO_AUG_FLIP = AugmentConfig(scale_factor=0.0, rotation_prob=0.0, flip_prob=1.0, half_body_prob=0.0, color_factor=0.0)
 
 # Hand4Whole's tables (common/utils/human_models.py, data/*/*.py), the independent reference.
@@ -157,7 +157,7 @@ def test_targets_of_one_record_by_hand():
     t = _truth_by("image_id", truth["Human36M"]["train"], rec.image_id)
     aug = AugmentConfig(scale_factor=0.25, rotation_factor=30.0, rotation_prob=1.0, flip_prob=0.0,
                         half_body_prob=0.0, color_factor=0.2)
-    builder = TargetBuilder(fit_model=model_file(), config=TargetConfig(input_size=(128, 128)), augment=aug)
+    builder = TargetBuilder(fit_model=model_file(), config=TargetConfig(input_wh=(128, 128)), augment=aug)
     rng = np.random.default_rng(3)
     crop = builder.crops([rec], [rng])[0]
     out = builder.targets([rec], [crop])[0]
@@ -244,7 +244,7 @@ def test_training_source_is_deterministic_and_balanced():
     data = {"train_sets": {"3d": ["Human36M"], "2d": ["MSCOCO", "MPII"]}, "val_set": "EHF",
             "augment": {"scale_factor": 0.25, "rotation_factor": 30.0, "flip_prob": 0.5, "half_body_prob": 0.0,
                         "color_factor": 0.2}}
-    train, val, report = build_sources(data, root=root, smplx_model_path=model_file(), input_size=(64, 64), seed=0)
+    train, val, report = build_sources(data, root=root, smplx_model_path=model_file(), input_wh=(64, 64), seed=0)
     assert isinstance(train, TrainSource) and len(train) == 18 and len(val) == 3
     assert any("length-equalised to 18" in line for line in report)
     a, b = train.batch(16, 4), train.batch(16, 4)
@@ -306,7 +306,7 @@ def test_real_human36m_frames_in_hand4whole_layout(shared_data, tmp_path):
         np.testing.assert_allclose(rec.joints_3d, npz["S"][i, :, :3], atol=1e-6)
         assert np.abs(rec.keypoints[:, :2] - npz["part"][i, :, :2]).max() < 3.0
         assert os.path.isfile(rec.image_path)
-    out = TargetBuilder(fit_model=model_file(), config=TargetConfig(input_size=(384, 512))).batch(list(records))
+    out = TargetBuilder(fit_model=model_file(), config=TargetConfig(input_wh=(384, 512))).batch(list(records))
     z = npz["S"][:, :, 2] - npz["S"][:, :1, 2]
     # Pelvis, L/R hip, knee, ankle of the 137 joints are H36M's 0, 4/1, 5/2, 6/3
     np.testing.assert_allclose(out["joint_img"][:, [0, 1, 2, 3, 4, 5, 6], 2],
@@ -348,7 +348,7 @@ def test_real_coco_wholebody_in_hand4whole_layout(shared_data, tmp_path):
     np.testing.assert_allclose(kp[66:83, :2], face[:17, :2])  # contour first, then the 51 landmarks
     np.testing.assert_allclose(kp[83:, :2], face[17:, :2])
     # the flip on a real crop: joints mirror in the grid and trade sides, hand boxes trade sides
-    config = TargetConfig(input_size=(384, 512))
+    config = TargetConfig(input_wh=(384, 512))
     rec = next(r for r in records if r.rhand_valid and not r.lhand_valid)
     plain = TargetBuilder(fit_model=model_file(), config=config).batch([rec])
     flip = TargetBuilder(fit_model=model_file(), config=config, augment=NO_AUG_FLIP).batch(
@@ -386,7 +386,7 @@ def test_mesh_training_on_real_data_needs_the_smplx_model_before_any_work(tmp_pa
     from bhpe_tf.training.loop import train
 
     config = C.load_config("binaryhpe_bidrn")
-    with pytest.raises(UserError, match="needs the SMPL-X model: --set data.smplx_model=PATH") as err:
+    with pytest.raises(UserError, match="needs the SMPL-X model: --config.data.smplx_model=PATH") as err:
         train(config, workdir=tmp_path / "run", data_dir=fixture_tree()[0], progress=False, log=lambda *a: None)
     assert "\n" not in str(err.value) and not (tmp_path / "run").exists()
 
@@ -394,7 +394,7 @@ def test_mesh_training_on_real_data_needs_the_smplx_model_before_any_work(tmp_pa
 def test_synthetic_renders_take_the_same_target_path():
     from bhpe_tf.data.synthetic import SyntheticMesh
 
-    ds = SyntheticMesh(smplx_model_path=model_file(), input_size=(64, 64), with_mesh=True)
+    ds = SyntheticMesh(smplx_model_path=model_file(), input_wh=(64, 64), with_mesh=True)
     batch = ds.batch(0, 2)
     records, images = ds.records(0, 2)
     again = TargetBuilder(fit_model=model_file(), config=ds.target_config).batch(records, images=images)

@@ -78,7 +78,7 @@ def imported_pose(hrnet_files):
     """The plain pose file imported and written (OUT.keras + OUT.keras.meta.json); its model is reused."""
     lines = []
     result = iw.import_checkpoint(model="hrnet_w32", source=hrnet_files["plain"],
-                                  output=hrnet_files["folder"] / "hrnet_w32_coco.keras", input_size=SIZE,
+                                  output=hrnet_files["folder"] / "hrnet_w32_coco.keras", input_hw=SIZE,
                                   log=lines.append)
     result.lines = lines
     return result
@@ -110,7 +110,7 @@ def test_hrnet_w32_pose_import_matches_pytorch(imported_pose, hrnet_files):
 def test_mmpose_prefixed_checkpoint_imports_the_same_network(imported_pose, hrnet_files):
     checkpoint = iw.read_checkpoint(hrnet_files["mmpose"])
     assert checkpoint.layout == "hrnet_pose" and "mmpose" in checkpoint.container
-    result = iw.import_checkpoint(model="hrnet_w32", source=hrnet_files["mmpose"], output=None, input_size=SIZE,
+    result = iw.import_checkpoint(model="hrnet_w32", source=hrnet_files["mmpose"], output=None, input_hw=SIZE,
                                   keras_model=imported_pose.model, log=quiet)
     x = image(1)
     with torch.no_grad():
@@ -123,7 +123,7 @@ def test_imagenet_hrnet_imports_the_backbone_and_leaves_the_head_fresh(imported_
     model = imported_pose.model
     head_before = [w.copy() for w in model.get_layer("head").get_weights()]
     result = iw.import_checkpoint(model="hrnet_w32", source=hrnet_files["imagenet_file"], output=None,
-                                  input_size=SIZE, keras_model=model, log=quiet)
+                                  input_hw=SIZE, keras_model=model, log=quiet)
     assert result.plan.fresh_layers == ["head"]
     for before, after in zip(head_before, model.get_layer("head").get_weights()):
         np.testing.assert_array_equal(before, after)
@@ -231,7 +231,7 @@ def test_bad_checkpoint_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "bhpe_tf.import_weights", "--model", "hrnet_w32", "--source",
-                           str(tmp_path / "bad.pth"), "--output", str(out / "x.keras"), "--input_size", "64,64",
+                           str(tmp_path / "bad.pth"), "--output", str(out / "x.keras"), "--input_hw", "64,64",
                            "--model_kwargs", json.dumps(REDUCED_HRNET)],
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -283,7 +283,7 @@ def reduced_import(tmp_path_factory):
     reference = reduced_pose_state(width=4, num_joints=16)
     torch.save(reference.state_dict(), folder / "pose_hrnet_tiny_mpii.pth")
     result = iw.import_checkpoint(model="hrnet_w32", source=folder / "pose_hrnet_tiny_mpii.pth",
-                                  output=folder / "teacher.keras", input_size=SIZE, log=quiet,
+                                  output=folder / "teacher.keras", input_hw=SIZE, log=quiet,
                                   model_kwargs={**REDUCED_HRNET, "width": 4})
     return {"folder": folder, "reference": reference, "result": result}
 
@@ -362,7 +362,7 @@ def test_synthetic_demo_model_says_so_in_one_line(tmp_path, capsys, shared_data)
     kwargs = {"input_shape": (64, 64, 3), "num_joints": 17, "width": 4, **REDUCED_HRNET}
     workdir.mkdir()
     build_hrnet_w32(**kwargs).save(str(workdir / "best.keras"))
-    record = provenance.for_training(config={"name": "bihrnet_demo", "task": "heatmap", "data": {"layout": "coco"}})
+    record = provenance.for_training(config={"name": "bihrnet_demo", "model": {"name": "bihrnet"}, "data": {"layout": "coco"}})
     (workdir / provenance.WORKDIR_FILE).write_text(json.dumps(record))
     infer.run_cli(["infer", str(shared_data / "coco" / "000000000785.jpg")], infer.options(
         model=str(workdir / "best.keras"), model_name="hrnet_w32", method="fp",
@@ -375,20 +375,20 @@ def test_synthetic_demo_model_says_so_in_one_line(tmp_path, capsys, shared_data)
 
 
 def test_imported_teacher_and_student_initialisation_for_distillation(reduced_import):
-    """--set teacher.checkpoint=OUT.keras builds the teacher as imported (PyTorch padding, its width and
+    """--config.teacher.checkpoint=OUT.keras builds the teacher as imported (PyTorch padding, its width and
     joints from OUT.keras.meta.json) and loads it; init_fp_from=OUT.keras starts a BiHRNet student's
     real-valued stem and head from it (tests/test_train.py runs the trainer with these settings)."""
     from bhpe_tf.models.hrnet import build_bihrnet
     from bhpe_tf.training import config as C
-    from bhpe_tf.training.loop import restore_weights
+    from bhpe_tf.checkpoints import restore
     from bhpe_tf.training.tasks import make_task
 
     teacher_file = str(reduced_import["result"].output)
     config = C.load_config("bihrnet_mpii_stage1")
-    config = C.apply_overrides(config, ["data.input_size=[64, 64]", f"teacher.checkpoint={teacher_file}",
+    config = C.apply_overrides(config, ["data.input_wh=[64, 64]", f"teacher.checkpoint={teacher_file}",
                                         f"init_fp_from={teacher_file}"])
     teacher = make_task(config).build_teacher()
-    restore_weights(teacher, teacher_file, what="teacher checkpoint")
+    restore(teacher, teacher_file, what="teacher checkpoint")
     assert sum(isinstance(layer, tf.keras.layers.ZeroPadding2D) for layer in teacher.layers) == 10
     x = image(15)
     with torch.no_grad():
@@ -411,7 +411,7 @@ def test_imported_teacher_and_student_initialisation_for_distillation(reduced_im
     from bhpe_tf.errors import UserError
     from bhpe_tf.training.loop import _check_init_padding
 
-    fp_run = C.apply_overrides(C.load_config("hrnet_w32_mpii"), ["data.input_size=[64, 64]"])
-    with pytest.raises(UserError, match="add --set model.kwargs.padding=torch"):
+    fp_run = C.apply_overrides(C.load_config("hrnet_w32_mpii"), ["data.input_wh=[64, 64]"])
+    with pytest.raises(UserError, match="add --config.model.kwargs.padding=torch"):
         _check_init_padding(teacher_file, make_task(fp_run))
     _check_init_padding(teacher_file, make_task(C.apply_overrides(fp_run, ["model.kwargs.padding=torch"])))

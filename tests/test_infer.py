@@ -18,6 +18,8 @@ from bhpe_tf.conversion.parity import trained_like_state
 from bhpe_tf.runtime import open_predictor
 from bhpe_tf.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf import cli
+from bhpe_tf.models import build_model
 
 from _tiny_models import tiny_keypoint_model  # noqa: E402
 
@@ -84,7 +86,7 @@ def test_float_input_card_drives_normalisation(models, coco, tmp_path):
     """A float32-input model: the predictor normalises with the card's mean/std; whole-image crops."""
     images, _, _ = coco
     predictor = open_predictor(models["fp"])
-    assert predictor.spec.input_dtype == "float32" and predictor.spec.input_size == (64, 48)
+    assert predictor.spec.input_dtype == "float32" and predictor.spec.input_hw == (64, 48)
     crops = np.full((1, 64, 48, 3), 255, np.uint8)
     prepared = predictor.prepare(crops)
     assert prepared.dtype == np.float32
@@ -148,11 +150,10 @@ def test_keras_checkpoint_with_flip_test(coco, tmp_path):
     """A checkpoint of a registered model runs in Keras (float input normalised here), with flip test."""
     images, _, dets = coco
     kwargs = {"width": 4, "stage_modules": [1, 1, 1], "num_blocks": 1}
-    model = ex.build_registered("hrnet_w32", "fp", input_size=(64, 64), model_kwargs=ex.parse_model_kwargs(
-        json.dumps(kwargs)))
+    model = build_model("hrnet_w32", method="fp", input_hw=(64, 64), **cli.parse_model_kwargs(json.dumps(kwargs)))
     prefix = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt" / "ckpt"))
     out = infer.run_cli(["infer", str(images[1])], infer.options(
-        model=prefix, model_name="hrnet_w32", method="fp", input_size="64,64", model_kwargs=json.dumps(kwargs),
+        model=prefix, model_name="hrnet_w32", method="fp", input_hw="64,64", model_kwargs=json.dumps(kwargs),
         boxes=str(dets), flip_test=True, output_dir=str(tmp_path / "out")))
     assert out.results and all(r["image_id"] == IMAGE_IDS[1] for r in out.results)
     assert all(len(r["keypoints"]) == 51 for r in out.results)

@@ -29,7 +29,7 @@ def run(tmp_path_factory):
     config = C.load_config("binaryhpe_bidrn")
     config.update(teacher=None, init_from=None)
     config["model"]["kwargs"] = dict(TINY)
-    C.apply_overrides(config, [f"data.smplx_model={model_dir}", "data.input_size=[64, 64]", "data.val_samples=3",
+    C.apply_overrides(config, [f"data.smplx_model={model_dir}", "data.input_wh=[64, 64]", "data.val_samples=3",
                                "train.batch_size=2", "train.val_batch_size=3", "train.log_every=1",
                                "train.checkpoint_every=100", "optimizer.lr=3e-3", "optimizer.milestones=[]"])
     lines = []

@@ -176,7 +176,7 @@ def test_trainer_checkpoints_and_restores_the_schedule(tmp_path):
     from bhpe_tf.training import config as C
     from bhpe_tf.training.loop import train
 
-    sets = ["data.input_size=[32, 32]", "train.batch_size=2", "model.kwargs.width=4", "train.checkpoint_every=1",
+    sets = ["data.input_wh=[32, 32]", "train.batch_size=2", "model.kwargs.width=4", "train.checkpoint_every=1",
             "train.steps_per_epoch=1000", "model.method=recu", "data.val_samples=2", "train.val_batch_size=2"]
     config = C.apply_overrides(C.load_config("bihrnet_demo"), sets)
     quiet = dict(progress=False, log=lambda *a: None)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bhpe_tf import stats
+from bhpe_tf import cli, stats
 from bhpe_tf.errors import UserError
 from bhpe_tf.models import hand4whole as h4w
 from bhpe_tf.models.hand4whole import model as h4w_model
@@ -42,17 +42,19 @@ def reduced_builders(monkeypatch):
     return built
 
 
-def run_main(capsys, *args):
-    stats._parse_flags(["stats", *args])
-    try:
-        stats.main(["stats"])
-    finally:
-        stats.FLAGS.unparse_flags()
+def _parsed(*args):
+    """The CLI's flags parsed from ``args`` on a fresh FlagValues (stats.main reads ``stats.FLAGS``)."""
+    return cli.flag_values(stats.define_flags, ["stats", *args])
+
+
+def run_main(capsys, monkeypatch, *args):
+    monkeypatch.setattr(stats, "FLAGS", _parsed(*args))
+    stats.main(["stats"])
     return capsys.readouterr().out
 
 
-def test_json_counts_per_module(reduced_builders, capsys):
-    out = json.loads(run_main(capsys, "--model", "binaryhpe", "--method", "bidrn", "--json"))
+def test_json_counts_per_module(reduced_builders, capsys, monkeypatch):
+    out = json.loads(run_main(capsys, monkeypatch, "--model", "binaryhpe", "--method", "bidrn", "--json"))
     assert out["model"] == "binaryhpe" and out["method"] == "bidrn"
     assert out["paper"] == {"params_M": 17.22, "ops_G": 2.5}
     assert set(out["modules"]) == {"body_encoder", "hand_encoder", "face_encoder", "boxnet", "heads", "total"}
@@ -65,24 +67,24 @@ def test_json_counts_per_module(reduced_builders, capsys):
     assert total["binary_params"] == sum(v["binary_params"] for k, v in out["modules"].items() if k != "total")
 
 
-def test_table_default_method_and_hand4whole(reduced_builders, capsys):
-    text = run_main(capsys, "--model", "binaryhpe")
+def test_table_default_method_and_hand4whole(reduced_builders, capsys, monkeypatch):
+    text = run_main(capsys, monkeypatch, "--model", "binaryhpe")
     assert text.startswith("binaryhpe (method bidrn)")
     assert "paper: 17.22 M params, 2.50 G OPs" in text
     for module in ("body_encoder", "hand_encoder", "face_encoder", "boxnet", "heads", "total"):
         assert module in text
-    text = run_main(capsys, "--model", "hand4whole")
+    text = run_main(capsys, monkeypatch, "--model", "hand4whole")
     assert "hand4whole (method fp)" in text and "paper: 77.84 M params, 16.85 G OPs" in text
 
 
 def test_all_methods_table(reduced_builders, capsys, monkeypatch):
     monkeypatch.setattr(stats, "methods_of", lambda model: ("fp", "bidrn"))
-    text = run_main(capsys, "--model", "binaryhpe", "--all")
+    text = run_main(capsys, monkeypatch, "--model", "binaryhpe", "--all")
     lines = text.splitlines()
     assert "Params (M)" in lines[1] and "paper" in lines[1]
     assert lines[2].split()[0] == "fp" and lines[2].split()[2] == "77.84"
     assert lines[3].split()[0] == "bidrn" and lines[3].split()[2] == "17.22" and lines[3].split()[4] == "2.5"
-    rows = json.loads(run_main(capsys, "--model", "binaryhpe", "--all", "--json"))
+    rows = json.loads(run_main(capsys, monkeypatch, "--model", "binaryhpe", "--all", "--json"))
     assert [row["method"] for row in rows] == ["fp", "bidrn"]
 
 
@@ -109,17 +111,14 @@ ACTIVATION_KWARGS = ["--model_kwarg", "width=8", "--model_kwarg", "stage_modules
                      "num_blocks=1", "--model_kwarg", "input_shape=64,64,3"]
 
 
-def _run_activations(capsys, *args):
-    stats._parse_flags(["stats", "--model", "bihrnet", "--activations", *ACTIVATION_KWARGS, *args])
-    try:
-        status = stats.main(["stats"])
-    finally:
-        stats.FLAGS.unparse_flags()
+def _run_activations(capsys, monkeypatch, *args):
+    monkeypatch.setattr(stats, "FLAGS", _parsed("--model", "bihrnet", "--activations", *ACTIVATION_KWARGS, *args))
+    status = stats.main(["stats"])
     return status, capsys.readouterr().out
 
 
-def test_activations_report_every_stage_in_both_modes(capsys):
-    status, text = _run_activations(capsys)
+def test_activations_report_every_stage_in_both_modes(capsys, monkeypatch):
+    status, text = _run_activations(capsys, monkeypatch)
     assert status == 0, text
     assert "inference mode (BN moving statistics)" in text and "training mode (BN on the batch)" in text
     for stage in ("stem", "stage1", "transition1", "stage2", "transition2", "stage3", "transition3", "stage4"):
@@ -133,7 +132,7 @@ def test_activations_exit_1_outside_the_band(capsys, monkeypatch):
     from bhpe_tf import diagnostics
 
     monkeypatch.setattr(diagnostics, "HEALTHY_STD", (100.0, 1000.0))
-    status, text = _run_activations(capsys)
+    status, text = _run_activations(capsys, monkeypatch)
     assert status == 1 and "UNHEALTHY" in text
 
 

@@ -20,11 +20,11 @@ REPO = Path(__file__).resolve().parents[1]
 TRAIN = [sys.executable, str(REPO / "training" / "train.py")]
 
 # Tiny HRNet-family / Hand4Whole-family sizes: graphs of the real structure, seconds per step on CPU.
-TINY_HEATMAP = ["data.input_size=[32, 32]", "data.val_samples=4", "train.batch_size=2", "train.val_batch_size=4",
+TINY_HEATMAP = ["data.input_wh=[32, 32]", "data.val_samples=4", "train.batch_size=2", "train.val_batch_size=4",
                 "train.steps_per_epoch=2", "train.checkpoint_every=1", "train.log_every=1",
                 "model.kwargs.width=4", "model.kwargs.stage_modules=[1, 1, 1]", "model.kwargs.num_blocks=1",
                 "data.sigma=1.0"]
-TINY_MESH = ["data.input_size=[64, 64]", "data.val_samples=1", "train.batch_size=1", "train.val_batch_size=1",
+TINY_MESH = ["data.input_wh=[64, 64]", "data.val_samples=1", "train.batch_size=1", "train.val_batch_size=1",
              "train.steps_per_epoch=1", "train.checkpoint_every=1", "train.log_every=1"]
 MESH_KWARGS = {"hand_shape": [32, 32], "face_shape": [32, 32], "encoder_width": 4, "head_channels": 8,
                "boxnet_channels": 8}
@@ -32,7 +32,7 @@ MESH_KWARGS = {"hand_shape": [32, 32], "face_shape": [32, 32], "encoder_width": 
 
 def tiny(name, extra=()):
     config = C.load_config(name)
-    if config["task"] == "heatmap":
+    if C.task_of(config) == "keypoints_2d":
         overrides = list(TINY_HEATMAP)
         if config.get("teacher"):
             config["teacher"]["kwargs"] = {"width": 4, "stage_modules": [1, 1, 1], "num_blocks": 1}
@@ -72,9 +72,9 @@ def test_every_config_loads_and_validates():
 
 
 def test_overrides_parse_values_and_reject_typos_with_close_matches():
-    config = C.apply_overrides(C.load_config("bihrnet_demo"), ["optimizer.lr=1e-4", "data.input_size=[32, 32]",
+    config = C.apply_overrides(C.load_config("bihrnet_demo"), ["optimizer.lr=1e-4", "data.input_wh=[32, 32]",
                                                                 "teacher=none"])
-    assert config["optimizer"]["lr"] == 1e-4 and config["data"]["input_size"] == [32, 32]
+    assert config["optimizer"]["lr"] == 1e-4 and config["data"]["input_wh"] == [32, 32]
     with pytest.raises(C.ConfigError, match=r"optimizer\.lrr.*did you mean optimizer\.lr"):
         C.apply_overrides(config, ["optimizer.lrr=3"])
     with pytest.raises(C.ConfigError, match="did you mean bihrnet_demo"):
@@ -148,8 +148,8 @@ def test_every_recipe_takes_a_step(tmp_path):
 def test_resume_after_sigkill_restores_step_and_optimizer(tmp_path):
     workdir = tmp_path / "run"
     args = ["--config", "bihrnet_demo", "--workdir", str(workdir), "--steps", "400", "--noprogress"]
-    sets = ["--set=data.input_size=[32, 32]", "--set=train.batch_size=2", "--set=model.kwargs.width=4",
-            "--set=train.checkpoint_every=1", "--set=train.steps_per_epoch=1000"]
+    sets = ["--config.data.input_wh=[32, 32]", "--config.train.batch_size=2", "--config.model.kwargs.width=4",
+            "--config.train.checkpoint_every=1", "--config.train.steps_per_epoch=1000"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(TRAIN + args + sets, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -181,7 +181,7 @@ def test_resume_after_sigkill_restores_step_and_optimizer(tmp_path):
         expected = reader.get_tensor(slot_key)
         seen["slot_match"] = any(v.shape == expected.shape and np.array_equal(v, expected) for v in slots.values())
 
-    config = C.apply_overrides(C.load_config("bihrnet_demo"), [s.split("=", 1)[1] for s in sets])
+    config = C.apply_overrides(C.load_config("bihrnet_demo"), [s.removeprefix("--config.") for s in sets])
     summary = train(config, workdir=workdir, steps=saved + 1, progress=False, log=lambda *a: None, on_restore=check)
     assert seen["step"] == saved == summary["resumed_from"]
     assert seen["iterations"] == int(reader.get_tensor(iter_key)) == saved

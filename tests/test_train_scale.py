@@ -19,7 +19,7 @@ def test_exploding_model_stops_before_the_first_step_with_the_diagnostic_command
     assert "\n" not in message
     assert "output std" in message and "on the first batch (limit 1e-09)" in message
     assert "python -m bhpe_tf.stats --model bihrnet --activations" in message
-    assert "--set train.max_initial_scale=none" in message
+    assert "--config.train.max_initial_scale=none" in message
     assert not list((tmp_path / "run" / "checkpoints").glob("ckpt-*"))  # nothing trained, nothing saved
 
 
@@ -56,7 +56,7 @@ def test_full_size_bihrnet_loss_falls(tmp_path):
     config = C.load_config("bihrnet_coco")
     config["init_from"] = None
     config["teacher"] = None
-    C.apply_overrides(config, ["loss.name=awing", "data.input_size=[64, 64]", "data.val_samples=8",
+    C.apply_overrides(config, ["loss.name=awing", "data.input_wh=[64, 64]", "data.val_samples=8",
                                "train.batch_size=8", "train.val_batch_size=8", "train.steps_per_epoch=30",
                                "train.checkpoint_every=30", "optimizer.lr=2e-3", "optimizer.milestones=[]",
                                "data.sigma=1.5", "train.log_every=1"])

@@ -1,15 +1,15 @@
-"""Train a model of the project: ``python training/train.py --config NAME --workdir DIR [...]``.
+"""Train a model of the project: ``python training/train.py --config NAME --workdir DIR [...]`` (= ``bhpe-train``).
 
     python training/train.py --config bihrnet_demo --workdir runs/demo               # embedded data
     python training/train.py --config hrnet_w32_coco --workdir runs/hrnet_w32_coco --data_dir data/coco
     python training/train.py --config bihrnet_coco_stage1 --workdir runs/bihrnet_coco_stage1 \\
-        --data_dir data/coco --set teacher.checkpoint=runs/hrnet_w32_coco
-    python training/train.py --config bihrnet_demo --workdir runs/x --set optimizer.lr=1e-4 --config.train.batch_size=8
+        --data_dir data/coco --config.teacher.checkpoint=runs/hrnet_w32_coco
+    python training/train.py --config bihrnet_demo --workdir runs/x --config.optimizer.lr=1e-4 --config.train.batch_size=8
 
-``--config`` is a name of ``training/configs/`` (or a path to a ``.py`` with ``get_config()``);
-``--set key.path=value`` (repeatable) and ``--config.key.path=value`` override any value; a workdir
-with a checkpoint resumes. Without ``--data_dir`` the embedded synthetic data is used. Everything
-is documented in ``training/README.md``.
+``--config`` is a config of the package (``bhpe_tf/configs/NAME.py``) or a path to a ``.py`` with
+``get_config()``; ``--config.key.path=value`` (repeatable) overrides any value; a workdir with a
+checkpoint resumes. Without ``--data_dir`` the embedded synthetic data is used. Everything is
+documented in ``training/README.md``; flags and main: :mod:`bhpe_tf.training.cli`.
 """
 import os
 import sys

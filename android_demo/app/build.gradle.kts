@@ -14,7 +14,7 @@ android {
         versionCode = 1
         versionName = "0.1.0"
         ndk {
-            // LCE's optimised binary kernels exist for 64-bit ARM only (DESIGN.md section 11).
+            // LCE's optimised binary kernels exist for 64-bit ARM only (docs/DESIGN.md §11).
             abiFilters += listOf("arm64-v8a")
         }
     }

@@ -2,7 +2,7 @@
 
 Each builder takes a tensor and a :class:`~bhpe_tf.binary.methods.BinaryMethod` and returns a
 tensor, so one model definition serves every method of the table. Facts about LCE they rely on
-(DESIGN.md section 10):
+(docs/DESIGN.md §10):
 
 * a ``QuantConv2D`` with +-1 inputs and +-alpha kernels becomes ``LceBconv2d``; ``padding="same"``
   needs ``pad_values=1.0`` to stay fusable, and a BatchNorm right after it folds into the op;

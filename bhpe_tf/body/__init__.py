@@ -1,7 +1,7 @@
-"""SMPL-X body model in TensorFlow (issue 3): file loading, LBS layer, rotations, joint sets,
+"""SMPL-X body model in TensorFlow: file loading, LBS layer, rotations, joint sets,
 synthetic models, mesh export and a small renderer.
 
-Submodules are imported on demand so that the numpy-only parts (``model_file``, ``synthetic``,
+Submodules are imported on demand so that the numpy-only parts (``model_file``, ``synthetic_model``,
 ``mesh_io``, ``joint_sets``) do not pull in TensorFlow; ``from bhpe_tf.body import SMPLXLayer``
 still works.
 """
@@ -11,8 +11,8 @@ _LAZY = {
     "SMPLXLayer": "smplx_layer",
     "load_smplx_model": "model_file", "resolve_model_path": "model_file",
     "SMPLXModelData": "model_file", "BodyModelFileError": "model_file",
-    "write_synthetic_smplx": "synthetic", "write_synthetic_model_dir": "synthetic",
-    "make_synthetic_smplx": "synthetic",
+    "write_synthetic_smplx": "synthetic_model", "write_synthetic_model_dir": "synthetic_model",
+    "make_synthetic_smplx": "synthetic_model",
     "save_obj": "mesh_io", "save_ply": "mesh_io", "save_mesh": "mesh_io",
     "render_mesh": "render", "project_points": "render", "draw_keypoints": "render",
     "hand4whole_joints": "joint_sets", "select_joints": "joint_sets",

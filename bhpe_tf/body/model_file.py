@@ -1,6 +1,6 @@
 """Loading and validating official SMPL-X model files.
 
-Reads exactly what ``smplx`` 0.1.28 reads (see DESIGN.md section 6): a ``.npz`` archive or a
+Reads exactly what ``smplx`` 0.1.28 reads (see docs/DESIGN.md §6): a ``.npz`` archive or a
 ``.pkl`` latin1 pickle (Python 2 era) holding plain numpy arrays; in pickles ``J_regressor`` may be
 a ``scipy.sparse`` matrix. Chumpy objects (old SMPL pickles) are not supported: they fail with a
 clear message instead of an ``ImportError`` deep inside ``pickle``.
@@ -50,7 +50,7 @@ SHAPE_SPACE_DIM = 300
 EXPRESSION_SPACE_DIM = 100
 GENDERS = ("neutral", "male", "female")
 
-# Parents of the 55 kinematic joints (DESIGN.md section 6); the synthetic writer uses them, and the
+# Parents of the 55 kinematic joints (docs/DESIGN.md §6); the synthetic writer uses them, and the
 # loader accepts any valid tree (parents[i] < i) so it also reads future model versions.
 SMPLX_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15,
                  15, 20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38, 21, 40, 41, 21,

@@ -314,30 +314,28 @@ def to_json(rows: List[BenchRow]) -> str:
 
 
 # --------------------------------------------------------------------------- command line
-def define_flags():
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-benchmark`` / ``converters/benchmark.py`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
     from absl import flags
 
-    flags.DEFINE_string("threads", "1", "comma-separated thread counts, e.g. 1,2")
-    flags.DEFINE_integer("runs", 20, "timed invocations per model x runtime x threads")
-    flags.DEFINE_integer("warmup", 3, "untimed invocations first")
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+
+    flags.DEFINE_string("threads", "1", "comma-separated thread counts, e.g. 1,2", flag_values=flag_values)
+    flags.DEFINE_integer("runs", 20, "timed invocations per model x runtime x threads", flag_values=flag_values)
+    flags.DEFINE_integer("warmup", 3, "untimed invocations first", flag_values=flag_values)
     flags.DEFINE_string("runtimes", None, "comma-separated runtimes (lce, lce_indirect_bgemm, xnnpack, reference, stock = "
                         "tf.lite.Interpreter); "
-                        "default: lce + lce_indirect_bgemm for LCE models, xnnpack for float models")
-    flags.DEFINE_bool("json", False, "print json instead of the table")
-    flags.DEFINE_bool("expect_binary", False, "fail when a model has no LceBconv2d op")
+                        "default: lce + lce_indirect_bgemm for LCE models, xnnpack for float models",
+                        flag_values=flag_values)
+    flags.DEFINE_bool("json", False, "print json instead of the table", flag_values=flag_values)
+    flags.DEFINE_bool("expect_binary", False, "fail when a model has no LceBconv2d op", flag_values=flag_values)
 
 
-FLAG_DEFAULTS = {"threads": "1", "runs": 20, "warmup": 3, "runtimes": None, "json": False, "expect_binary": False}
+def options(**values):
+    """The benchmark's options from Python: its flags with their defaults, ``values`` set (for :func:`run_cli`)."""
+    from bhpe_tf.cli import flag_values
 
-
-def options(**overrides):
-    """The benchmark CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
-    import types
-
-    unknown = set(overrides) - set(FLAG_DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown benchmark options {sorted(unknown)}")
-    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+    return flag_values(define_flags, **values)
 
 
 def _parse_threads(text) -> List[int]:
@@ -369,3 +367,18 @@ def main(argv):
     """absl main (exit status 0; errors are raised and turned into one line by ``user_errors_exit``)."""
     run_cli(argv)
     return 0
+
+
+USAGE = """Latency (median and spread) and size of .tflite files in LCE's interpreter, with ratios to the first.
+
+    bhpe-benchmark bihrnet.tflite hrnet_w32.tflite --threads 1,2 [--runs 20 --warmup 3] [--json]
+
+LCE models run with LCE's default kernels and with use_indirect_bgemm; float models with XNNPACK.
+"""
+
+
+def run(argv=None):
+    """``bhpe-benchmark`` / ``converters/benchmark.py``: :func:`bhpe_tf.cli.run` with :func:`define_flags`."""
+    from bhpe_tf import cli
+
+    cli.run(main, define_flags, argv, doc=USAGE)

@@ -2,10 +2,11 @@
 
 This is the library behind ``converters/convert.py``. The steps, each a public function:
 
-1. :func:`load_model`: build the registered model (``bhpe_tf.models.build_model``) and restore a
-   checkpoint into it (a ``tf.train`` checkpoint prefix or folder, or ``.keras`` / ``.h5``
-   weights), or load a Keras SavedModel folder. A checkpoint that does not fit the model (other
-   method, other width) is refused with the first mismatching variable.
+1. :func:`load_model`: build the registered model (:mod:`bhpe_tf.models.registry`) and restore a
+   checkpoint into it (:mod:`bhpe_tf.checkpoints`: a trainer workdir, a ``tf.train`` checkpoint
+   prefix or folder, or ``.keras`` / ``.h5`` weights), or load a Keras SavedModel folder. A
+   checkpoint that does not fit the model (other method, other width) is refused with the first
+   mismatching variable.
 2. :func:`deployment_model`: wrap it at a fixed ``1 x H x W x 3`` input. With ``uint8_input`` the
    graph takes raw RGB bytes and normalises in-graph (``((x * scale) - mean) / std``); otherwise it
    takes the normalised float tensor. Outputs get stable names (the card's ``outputs[].name``).
@@ -19,14 +20,14 @@ This is the library behind ``converters/convert.py``. The steps, each a public f
    storage's tolerance (``STORAGE_PARITY_RTOL``).
 6. :func:`export`: all of the above, then the ``.tflite`` and its card ``.json`` written atomically.
 
-Normalisation defaults (recorded in the card, :data:`DEFAULT_NORMALIZATION`): HRNet / BiHRNet see
-ImageNet-normalised RGB (HRNet's pipeline); Hand4Whole / BinaryHPE see RGB in [0, 1] (no mean/std).
+The normalisation recorded in the card is the one the checkpoint was trained with (its run's
+``data.normalize``, :func:`bhpe_tf.checkpoints.normalization_of`); without a record, the model's
+registry default: HRNet / BiHRNet see ImageNet-normalised RGB (HRNet's pipeline), Hand4Whole /
+BinaryHPE RGB in [0, 1] (no mean / std).
 """
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
 import logging
 import os
 from pathlib import Path
@@ -34,225 +35,43 @@ from typing import Optional
 
 import tensorflow as tf
 
+from bhpe_tf import checkpoints, cli
 from bhpe_tf.conversion.weight_storage import STORAGE_PARITY_RTOL, WEIGHT_STORAGES, store_weights
 from bhpe_tf.conversion.lce import binary_layers, convert, convert_float
 from bhpe_tf.conversion.parity import PARITY_RTOL, Verification, verify
 from bhpe_tf.errors import ConversionError, InvalidInputError, MissingFileError, UserError
 from bhpe_tf.fileio import atomic_write_bytes
 from bhpe_tf.runtime.card import TASKS, CropSpec, card_path_for, write_model_card
-from bhpe_tf.runtime.normalization import IMAGENET, UNIT_RANGE, Normalization
+from bhpe_tf.models.registry import get_model
+from bhpe_tf.runtime.normalization import IMAGENET, Normalization, named_normalization
 
 log = logging.getLogger(__name__)
 
-TASK_OF_MODEL = {"hrnet_w32": "keypoints_2d", "bihrnet": "keypoints_2d",
-                 "binaryhpe": "smplx_mesh", "hand4whole": "smplx_mesh"}
-# Which keypoint layout a heatmap model with K joints predicts (K -> bhpe_tf.data.meta name).
-KEYPOINT_DATASET_BY_COUNT = {17: "coco", 16: "mpii", 133: "coco_wholebody"}
 # Int8 models use LCE's dummy quantization ranges (latency experiments only): parity is measured
 # and recorded, not enforced.
 DEFAULT_INT8_RANGE = (-3.0, 3.0)
 
 
-DEFAULT_NORMALIZATION = {"hrnet_w32": IMAGENET, "bihrnet": IMAGENET, "binaryhpe": UNIT_RANGE,
-                         "hand4whole": UNIT_RANGE}
-
-
 # --------------------------------------------------------------------------- loading
-def parse_input_size(text) -> Optional[tuple]:
-    """``"256,192"`` (height, width) -> ``(256, 192)``; ``None`` / ``""`` -> ``None``."""
-    if text is None or text == "":
-        return None
-    if isinstance(text, (tuple, list)):
-        parts = list(text)
-    else:
-        parts = [p for p in str(text).replace("x", ",").split(",") if p.strip()]
-    try:
-        size = tuple(int(p) for p in parts)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"input size must be 'HEIGHT,WIDTH' (e.g. 256,192), got {text!r}") from None
-    if len(size) != 2 or min(size) <= 0:
-        raise InvalidInputError(f"input size must be two positive integers 'HEIGHT,WIDTH', got {text!r}")
-    return size
-
-
-def parse_model_kwargs(text) -> dict:
-    """``--model_kwargs`` json object -> dict (empty for ``None`` / ``""``)."""
-    if text is None or text == "" or isinstance(text, dict):
-        return dict(text or {})
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InvalidInputError(f"--model_kwargs must be a json object, got {text!r} ({err.msg})") from None
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"--model_kwargs must be a json object, got {text!r}")
-    # json lists -> tuples (builders take tuples, e.g. stage_modules)
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-
-
-def build_registered(model_name: str, method: str, *, input_size=None, model_kwargs=None) -> tf.keras.Model:
-    """Build ``model_name`` with ``method`` (and ``input_shape`` when the builder takes one)."""
-    from bhpe_tf.binary.methods import get_method
-    from bhpe_tf.models import get_builder
-
-    builder = get_builder(model_name)
-    get_method(method)  # unknown method -> UnknownNameError listing the valid ones
-    kwargs = dict(model_kwargs or {})
-    params = inspect.signature(builder).parameters
-    accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    if input_size is not None:
-        if "input_shape" in params or accepts_any:
-            kwargs.setdefault("input_shape", (int(input_size[0]), int(input_size[1]), 3))
-    if "method" in params or accepts_any:
-        kwargs["method"] = method
-    unknown = [k for k in kwargs if k not in params and not accepts_any]
-    if unknown:
-        raise InvalidInputError(f"model {model_name!r} does not take {', '.join(sorted(unknown))}; its options are: "
-                                f"{', '.join(p for p in params if params[p].kind == p.KEYWORD_ONLY)}")
-    try:
-        return builder(**kwargs)
-    except TypeError as err:
-        raise InvalidInputError(f"cannot build {model_name!r} with {kwargs}: {err}") from None
-
-
-def resolve_checkpoint(path) -> tuple:
-    """``(kind, path)`` with kind ``"keras"``, ``"h5"`` or ``"tf"``; ``MissingFileError`` when absent."""
-    path = os.fspath(path)
-    lower = path.lower()
-    if lower.endswith(".keras"):
-        if not os.path.isfile(path):
-            raise MissingFileError(f"checkpoint {path} not found")
-        return "keras", path
-    if lower.endswith((".h5", ".hdf5")):
-        if not os.path.isfile(path):
-            raise MissingFileError(f"checkpoint {path} not found")
-        return "h5", path
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise MissingFileError(f"no tf.train checkpoint in folder {path} (expected a 'checkpoint' file "
-                                   "and PREFIX.index / PREFIX.data-* files)")
-        return "tf", latest
-    if path.endswith(".index"):
-        path = path[: -len(".index")]
-    if not os.path.isfile(path + ".index"):
-        raise MissingFileError(f"checkpoint {path} not found (no {path}.index; pass a checkpoint prefix, a "
-                               "folder with a 'checkpoint' file, or a .keras / .h5 weights file)")
-    return "tf", path
-
-
-def _mismatch(path, model, method, detail) -> InvalidInputError:
-    detail = " ".join(str(detail).split())
-    if len(detail) > 300:
-        detail = detail[:300] + "..."
-    return InvalidInputError(f"checkpoint {path} does not match model {model.name!r} built with method "
-                             f"{method!r} (wrong --model/--method/--model_kwargs?): {detail}")
-
-
-def restore_checkpoint(model: tf.keras.Model, path, *, method: str = "?") -> None:
-    """Restore weights into ``model``; refuse checkpoints that leave model variables unmatched."""
-    kind, path = resolve_checkpoint(path)
-    if kind in ("keras", "h5"):
-        try:
-            model.load_weights(path)
-        except (ValueError, KeyError, TypeError, OSError) as err:
-            raise _mismatch(path, model, method, err) from None
-        return
-    try:
-        names = [name for name, _ in tf.train.list_variables(path)]
-    except (tf.errors.OpError, ValueError) as err:
-        raise InvalidInputError(f"cannot read checkpoint {path}: {err}") from None
-    under_model = any(name.startswith("model/") for name in names)
-    try:
-        if under_model:  # tf.train.Checkpoint(model=model, ...) as a training loop writes it
-            status = tf.train.Checkpoint(model=model).restore(path)
-        else:  # model.save_weights(prefix): the model is the checkpoint's root
-            status = model.load_weights(path)
-        # Fails when a variable of the model has no entry in the checkpoint.
-        status.assert_existing_objects_matched()
-        status.expect_partial()  # optimizer slots, step counters ... are not needed
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise _mismatch(path, model, method, err) from None
-
-
-def checkpoint_metadata(path) -> Optional[dict]:
-    """``<checkpoint>.meta.json`` (written by e.g. ``bhpe_tf.models.hand4whole.save_weights``) or ``None``."""
-    path = os.fspath(path)
-    candidates = [f"{path}.meta.json"]
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest:
-            candidates.insert(0, f"{latest}.meta.json")
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, encoding="utf-8") as handle:
-                    meta = json.load(handle)
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                return None
-            return meta if isinstance(meta, dict) else None
-    return None
-
-
-def check_checkpoint_metadata(path, *, model_name: str, method: str) -> None:
-    """Refuse early (before building) a checkpoint whose metadata names another model or method."""
-    meta = checkpoint_metadata(path)
-    if not meta:
-        return
-    from bhpe_tf.binary.methods import get_method
-
-    found_method = meta.get("method")
-    if found_method and str(found_method) != get_method(method).name:
-        raise InvalidInputError(f"checkpoint {path} holds a {found_method!r} model but --method is {method!r}; "
-                                f"convert with --method {found_method}")
-    found_model = meta.get("model")
-    aliases = {"binaryhpe": ("binaryhpe", "hand4whole"), "hand4whole": ("binaryhpe", "hand4whole")}
-    if found_model and model_name and str(found_model) not in aliases.get(model_name, (model_name,)):
-        raise InvalidInputError(f"checkpoint {path} holds a {found_model!r} model but --model is {model_name!r}")
-
-
-def checkpoint_build_kwargs(path, model_kwargs=None, *, input_size=None) -> dict:
-    """The builder options to rebuild the model a checkpoint was written from: its metadata's
-    ``build_kwargs`` (written by :mod:`bhpe_tf.import_weights`: e.g. ``padding="torch"``, width,
-    joints), under the caller's ``model_kwargs``. ``input_size`` / an ``input_shape`` option replace the
-    recorded input shape (the networks are fully convolutional); any other option that contradicts
-    the recorded one is refused (another padding would load the weights into a different function)."""
-    meta = checkpoint_metadata(path) or {}
-    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in (meta.get("build_kwargs") or {}).items()}
-    given = dict(model_kwargs or {})
-    if input_size is not None or "input_shape" in given:
-        recorded.pop("input_shape", None)
-    for key, value in given.items():
-        if key in recorded and recorded[key] != value:
-            raise InvalidInputError(f"checkpoint {path} was written for {key}={recorded[key]!r} (its .meta.json) but "
-                                    f"{key}={value!r} was asked; drop that option")
-    return {**recorded, **given}
-
-
-def load_model(model_name: str, method: str, *, checkpoint=None, saved_model=None, input_size=None,
+def load_model(model_name: str, method: str, *, checkpoint=None, saved_model=None, input_hw=None,
                model_kwargs=None) -> tf.keras.Model:
     """The model to export: ``saved_model`` (a Keras SavedModel folder), or the registered model
-    built with ``method`` and restored from ``checkpoint`` (or freshly initialised when neither is
-    given: only useful for latency experiments and tests)."""
+    built with ``method`` and restored from ``checkpoint`` (:func:`bhpe_tf.checkpoints.load_registered`;
+    freshly initialised when neither is given: only useful for latency experiments and tests)."""
     if checkpoint is not None and saved_model is not None:
         raise InvalidInputError("pass either --checkpoint or --saved_model, not both")
-    if saved_model is not None:
-        if not os.path.isdir(saved_model):
-            raise MissingFileError(f"SavedModel folder {saved_model} not found")
-        try:
-            model = tf.keras.models.load_model(saved_model, compile=False)
-        except (OSError, ValueError, TypeError, KeyError, tf.errors.OpError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise InvalidInputError(f"cannot load a Keras model from {saved_model}: {first}") from None
-        if not isinstance(model, tf.keras.Model):
-            raise InvalidInputError(f"{saved_model} is not a Keras SavedModel (saved with model.save(dir))")
-        return model
-    if checkpoint is not None:
-        resolve_checkpoint(checkpoint)  # fail on a missing file before the (slow) build
-        check_checkpoint_metadata(checkpoint, model_name=model_name, method=method)
-        model_kwargs = checkpoint_build_kwargs(checkpoint, model_kwargs, input_size=input_size)
-    model = build_registered(model_name, method, input_size=input_size, model_kwargs=model_kwargs)
-    if checkpoint is not None:
-        restore_checkpoint(model, checkpoint, method=method)
+    if saved_model is None:
+        return checkpoints.load_registered(model_name, method, checkpoint=checkpoint, input_hw=input_hw,
+                                           model_kwargs=model_kwargs)
+    if not os.path.isdir(saved_model):
+        raise MissingFileError(f"SavedModel folder {saved_model} not found")
+    try:
+        model = tf.keras.models.load_model(saved_model, compile=False)
+    except (OSError, ValueError, TypeError, KeyError, tf.errors.OpError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidInputError(f"cannot load a Keras model from {saved_model}: {first}") from None
+    if not isinstance(model, tf.keras.Model):
+        raise InvalidInputError(f"{saved_model} is not a Keras SavedModel (saved with model.save(dir))")
     return model
 
 
@@ -283,7 +102,7 @@ def output_names(model: tf.keras.Model, task: str):
     return names
 
 
-def deployment_model(model: tf.keras.Model, *, input_size=None, uint8_input: bool = False,
+def deployment_model(model: tf.keras.Model, *, input_hw=None, uint8_input: bool = False,
                      normalization: Normalization = IMAGENET, task: str = "keypoints_2d") -> tf.keras.Model:
     """``model`` at a fixed ``1 x H x W x 3`` input, optionally taking uint8 RGB (normalised in-graph)."""
     if len(model.inputs) != 1:
@@ -291,11 +110,11 @@ def deployment_model(model: tf.keras.Model, *, input_size=None, uint8_input: boo
     in_shape = tuple(model.inputs[0].shape[1:])
     if len(in_shape) != 3 or in_shape[-1] != 3:
         raise ConversionError(f"model {model.name!r} input shape {in_shape} is not (H, W, 3)")
-    if input_size is None:
+    if input_hw is None:
         if in_shape[0] is None or in_shape[1] is None:
-            raise ConversionError(f"model {model.name!r} has no fixed input size; pass --input_size HEIGHT,WIDTH")
-        input_size = (int(in_shape[0]), int(in_shape[1]))
-    height, width = int(input_size[0]), int(input_size[1])
+            raise ConversionError(f"model {model.name!r} has no fixed input size; pass --input_hw HEIGHT,WIDTH")
+        input_hw = (int(in_shape[0]), int(in_shape[1]))
+    height, width = int(input_hw[0]), int(input_hw[1])
     for fixed, wanted, axis in ((in_shape[0], height, "height"), (in_shape[1], width, "width")):
         if fixed is not None and int(fixed) != wanted:
             raise ConversionError(f"model {model.name!r} was built for input {in_shape[0]}x{in_shape[1]}, asked to "
@@ -399,7 +218,7 @@ class ExportResult:
 
 
 def export(model: tf.keras.Model, output, *, model_name: str, method: str, task: Optional[str] = None,
-           input_size=None, uint8_input: bool = False, normalization: Optional[Normalization] = None,
+           input_hw=None, uint8_input: bool = False, normalization: Optional[Normalization] = None,
            crop: Optional[CropSpec] = None, int8: bool = False, int8_range=DEFAULT_INT8_RANGE,
            allow_float_fallback: bool = False, converter: str = "auto", parity_rtol: float = PARITY_RTOL,
            keypoint_dataset: Optional[str] = None, provenance: Optional[dict] = None,
@@ -415,11 +234,12 @@ def export(model: tf.keras.Model, output, *, model_name: str, method: str, task:
     if output.suffix != ".tflite":
         raise InvalidInputError(f"output must end in .tflite, got {output}")
     check_weight_storage(int8=int8, float_weights=float_weights)
-    task = task or TASK_OF_MODEL.get(model_name, "keypoints_2d")
+    entry = get_model(model_name)
+    task = task or entry.task
     if task not in TASKS:
         raise InvalidInputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    normalization = normalization or DEFAULT_NORMALIZATION.get(model_name, IMAGENET)
-    deploy = deployment_model(model, input_size=input_size, uint8_input=uint8_input, normalization=normalization,
+    normalization = normalization or named_normalization(entry.normalization)
+    deploy = deployment_model(model, input_hw=input_hw, uint8_input=uint8_input, normalization=normalization,
                               task=task)
     if crop is None:  # the person box is grown to the input's aspect ratio (0.75 for 256x192)
         height, width = (int(d) for d in deploy.inputs[0].shape[1:3])
@@ -480,58 +300,58 @@ def summary_lines(result: ExportResult) -> list:
 
 
 # --------------------------------------------------------------------------- command line
-def define_flags():
-    """The flags of ``converters/convert.py`` / ``bhpe-convert`` (defined on demand, not at import)."""
+def define_flags(flag_values=None):
+    """The flags of ``bhpe-convert`` / ``converters/convert.py`` on ``flag_values`` (default ``absl.flags.FLAGS``)."""
     from absl import flags
 
-    flags.DEFINE_string("model", None, "registered model name: hrnet_w32, bihrnet, binaryhpe, hand4whole")
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+
+    flags.DEFINE_string("model", None, "registered model name: hrnet_w32, bihrnet, binaryhpe, hand4whole",
+                        flag_values=flag_values)
     flags.DEFINE_string("method", None, "binarization method preset (fp, bnn, xnor_nok, dorefa_pm1, bireal, reactnet, "
                         "recu, fda, bidrn; xnor and dorefa train but do not convert); must be the one the "
-                        "checkpoint was trained with")
+                        "checkpoint was trained with", flag_values=flag_values)
     flags.DEFINE_string("checkpoint", None, "tf.train checkpoint (prefix or folder) or .keras / .h5 weights of the "
-                        "registered model")
-    flags.DEFINE_string("saved_model", None, "Keras SavedModel folder (instead of --checkpoint)")
-    flags.DEFINE_bool("random_init", False, "export a freshly initialised model (latency experiments only)")
-    flags.DEFINE_string("output", None, "output .tflite path; the model card is written next to it (.json)")
+                        "registered model", flag_values=flag_values)
+    flags.DEFINE_string("saved_model", None, "Keras SavedModel folder (instead of --checkpoint)",
+                        flag_values=flag_values)
+    flags.DEFINE_bool("random_init", False, "export a freshly initialised model (latency experiments only)",
+                      flag_values=flag_values)
+    flags.DEFINE_string("output", None, "output .tflite path; the model card is written next to it (.json)",
+                        flag_values=flag_values)
     flags.DEFINE_bool("int8", False, "LCE dummy int8 quantization of the float parts (latency experiments; "
-                      "parity is reported, not enforced)")
+                      "parity is reported, not enforced)", flag_values=flag_values)
     flags.DEFINE_enum("float_weights", "float32", list(WEIGHT_STORAGES), "storage of the float convs' / dense "
                       "layers' weights: float32, float16 (half their bytes) or int8 (per output channel, a quarter), "
                       "computed in float32 either way; the float32 conversion is verified first, then the written "
-                      "file's parity against --float_weights_parity_rtol; not with --int8")
+                      "file's parity against --float_weights_parity_rtol; not with --int8", flag_values=flag_values)
     flags.DEFINE_float("float_weights_parity_rtol", None, "parity tolerance of a --float_weights float16 / int8 file, "
-                       "relative to the largest output (default: 1e-2 for float16, 5e-2 for int8)")
+                       "relative to the largest output (default: 1e-2 for float16, 5e-2 for int8)",
+                       flag_values=flag_values)
     flags.DEFINE_bool("allow_float_fallback", False, "accept binary layers that LCE runs in float (listed in the "
-                      "report and the card's census)")
-    flags.DEFINE_string("input_size", None, "HEIGHT,WIDTH of the deployment input, e.g. 256,192 "
-                        "(default: the model's)")
-    flags.DEFINE_bool("uint8_input", False, "uint8 RGB input with in-graph normalisation (what the app feeds)")
+                      "report and the card's census)", flag_values=flag_values)
+    flags.DEFINE_string("input_hw", None, "HEIGHT,WIDTH of the deployment input, e.g. 256,192 "
+                        "(default: the model's)", flag_values=flag_values)
+    flags.DEFINE_bool("uint8_input", False, "uint8 RGB input with in-graph normalisation (what the app feeds)",
+                      flag_values=flag_values)
     flags.DEFINE_string("model_kwargs", None, "json object of extra builder options, e.g. "
-                        "'{\"width\": 16, \"num_joints\": 16}'")
+                        "'{\"width\": 16, \"num_joints\": 16}'", flag_values=flag_values)
     flags.DEFINE_enum("converter", "auto", ["auto", "lce", "tflite"], "auto: LCE for binary models, stock "
-                      "TFLite for full-precision ones")
-    flags.DEFINE_float("parity_rtol", PARITY_RTOL, "parity tolerance relative to the largest output")
+                      "TFLite for full-precision ones", flag_values=flag_values)
+    flags.DEFINE_float("parity_rtol", PARITY_RTOL, "parity tolerance relative to the largest output",
+                       flag_values=flag_values)
     flags.DEFINE_string("keypoints", None, "keypoint layout of the heatmaps (coco, mpii, coco_wholebody); default "
-                        "from the number of joints")
-    flags.DEFINE_string("mean", None, "override the normalisation mean, 'r,g,b' (applied after * 1/255)")
-    flags.DEFINE_string("std", None, "override the normalisation std, 'r,g,b'")
+                        "from the number of joints", flag_values=flag_values)
+    flags.DEFINE_string("mean", None, "override the normalisation mean, 'r,g,b' (applied after * 1/255)",
+                        flag_values=flag_values)
+    flags.DEFINE_string("std", None, "override the normalisation std, 'r,g,b'", flag_values=flag_values)
 
 
-FLAG_DEFAULTS = {"model": None, "method": None, "checkpoint": None, "saved_model": None, "random_init": False,
-                 "output": None, "int8": False, "allow_float_fallback": False, "input_size": None,
-                 "uint8_input": False, "model_kwargs": None, "converter": "auto", "parity_rtol": PARITY_RTOL,
-                 "keypoints": None, "mean": None, "std": None, "float_weights": "float32",
-                 "float_weights_parity_rtol": None}
+def options(**values):
+    """The converter's options from Python: its flags with their defaults, ``values`` set (for :func:`run_cli`)."""
+    from bhpe_tf.cli import flag_values
 
-
-def options(**overrides):
-    """The converter CLI's flags as a plain object (defaults + ``overrides``), for :func:`run_cli` from Python."""
-    import types
-
-    unknown = set(overrides) - set(FLAG_DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown converter options {sorted(unknown)}")
-    return types.SimpleNamespace(**{**FLAG_DEFAULTS, **overrides})
+    return flag_values(define_flags, **values)
 
 
 def _triple(text, flag):
@@ -560,15 +380,13 @@ def run_from_flags(flag_values) -> ExportResult:
     if f.checkpoint is None and f.saved_model is None and not f.random_init:
         raise InvalidInputError("pass --checkpoint or --saved_model (or --random_init for a latency experiment)")
     check_weight_storage(int8=f.int8, float_weights=f.float_weights)  # before the (slow) build
-    from bhpe_tf.models import get_builder
-
-    get_builder(f.model)  # unknown model -> one line listing the valid names
-    input_size = parse_input_size(f.input_size)
-    model = load_model(f.model, f.method, checkpoint=f.checkpoint, saved_model=f.saved_model, input_size=input_size,
-                       model_kwargs=parse_model_kwargs(f.model_kwargs))
+    get_model(f.model)  # unknown model -> one line listing the valid names
+    input_hw = cli.parse_hw(f.input_hw)
+    model = load_model(f.model, f.method, checkpoint=f.checkpoint, saved_model=f.saved_model, input_hw=input_hw,
+                       model_kwargs=cli.parse_model_kwargs(f.model_kwargs))
     if f.random_init and f.checkpoint is None and f.saved_model is None:
         trained_like_state(model)  # untrained BN makes exact sign ties; see bhpe_tf.conversion.parity
-    normalization = DEFAULT_NORMALIZATION.get(f.model, IMAGENET)
+    normalization = checkpoints.normalization_of(f.checkpoint, model_name=f.model)
     if f.mean or f.std:
         normalization = dataclasses.replace(normalization, **({"mean": _triple(f.mean, "mean")} if f.mean else {}),
                                             **({"std": _triple(f.std, "std")} if f.std else {}))
@@ -580,7 +398,7 @@ def run_from_flags(flag_values) -> ExportResult:
         provenance = prov.unknown(f"no provenance recorded for the SavedModel {os.path.basename(f.saved_model)}")
     else:
         provenance = prov.untrained()
-    return export(model, f.output, model_name=f.model, method=f.method, input_size=input_size,
+    return export(model, f.output, model_name=f.model, method=f.method, input_hw=input_hw,
                   uint8_input=f.uint8_input, normalization=normalization, int8=f.int8,
                   allow_float_fallback=f.allow_float_fallback, converter=f.converter, parity_rtol=f.parity_rtol,
                   keypoint_dataset=f.keypoints, provenance=provenance, float_weights=f.float_weights,
@@ -607,3 +425,20 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # SavedModel export chatter would bury the report
     run_cli(argv)
     return 0
+
+
+USAGE = """Convert a trained model to a verified .tflite + model card for Larq Compute Engine (bhpe-convert).
+
+    bhpe-convert --model bihrnet --method bidrn --checkpoint runs/bihrnet --output bihrnet.tflite --uint8_input
+
+Binary models go through LCE, full-precision ones through the stock TFLite converter; the conversion is
+refused when a binary layer would run in float (unless --allow_float_fallback) or the converted model's
+output differs from Keras beyond the tolerance. Writes OUT.tflite and its model card OUT.json.
+"""
+
+
+def run(argv=None):
+    """``bhpe-convert`` / ``converters/convert.py``: :func:`bhpe_tf.cli.run` with :func:`define_flags`."""
+    from bhpe_tf import cli
+
+    cli.run(main, define_flags, argv, doc=USAGE)

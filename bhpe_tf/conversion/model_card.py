@@ -8,10 +8,10 @@ from typing import Optional
 import tensorflow as tf
 
 import bhpe_tf
-from bhpe_tf.conversion.export import KEYPOINT_DATASET_BY_COUNT
 from bhpe_tf.conversion.parity import Verification
 from bhpe_tf.data.codecs import HeatmapCodec
 from bhpe_tf.errors import ConversionError, InvalidInputError
+from bhpe_tf.models.registry import keypoint_layout
 from bhpe_tf.runtime import card as mc
 from bhpe_tf.runtime.card import CropSpec
 from bhpe_tf.runtime.normalization import Normalization
@@ -41,7 +41,7 @@ def keypoints_block(num_joints: int, dataset: Optional[str] = None) -> dict:
     """The card's ``keypoints`` entry for a heatmap model with ``num_joints`` channels."""
     from bhpe_tf.data.meta import get_meta
 
-    dataset = dataset or KEYPOINT_DATASET_BY_COUNT.get(int(num_joints))
+    dataset = dataset or keypoint_layout(num_joints)
     if dataset is not None:
         meta = get_meta(dataset)
         if meta.num_keypoints == int(num_joints):

@@ -99,10 +99,10 @@ def parity_stats(keras_value, lite_value, rtol: float = PARITY_RTOL) -> dict:
             "sparse": beyond <= SPARSE_FLIP_FRACTION and rms <= SPARSE_FLIP_RMS}
 
 
-def parity_input(input_size, *, uint8_input: bool, normalization: Normalization, seed: int = 0) -> np.ndarray:
+def parity_input(input_hw, *, uint8_input: bool, normalization: Normalization, seed: int = 0) -> np.ndarray:
     """A fixed parity input: seeded uniform [0, 255] RGB, as the deployment graph takes it."""
     rng = np.random.default_rng(seed)
-    image = rng.uniform(0.0, 255.0, size=(1, int(input_size[0]), int(input_size[1]), 3))
+    image = rng.uniform(0.0, 255.0, size=(1, int(input_hw[0]), int(input_hw[1]), 3))
     if uint8_input:
         return np.round(image).astype(np.uint8)
     return normalization.apply(image)

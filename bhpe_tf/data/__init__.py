@@ -1,4 +1,4 @@
-"""Datasets, top-down transforms, heatmap codecs and ``tf.data`` pipelines (DESIGN.md section 8).
+"""Datasets, top-down transforms, heatmap codecs and ``tf.data`` pipelines (docs/DESIGN.md §8).
 
 Readers return a :class:`RecordSet` of :class:`SampleRecord` (0-based pixels, scale in pixels,
 3D in metres) plus the :class:`SkipCounter` of what they left out; bad files raise

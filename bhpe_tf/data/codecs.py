@@ -89,9 +89,9 @@ class HeatmapCodec:
     # ----------------------------------------------------------------------- constructors
     @classmethod
     def from_data_config(cls, data: dict) -> "HeatmapCodec":
-        """The codec of a training config's ``data`` section: ``input_size`` ``[w, h]`` and the
+        """The codec of a training config's ``data`` section: ``input_wh`` ``[w, h]`` and the
         optional ``sigma`` (2), ``unbiased_encoding`` (false) and ``decoding`` (by the encoding)."""
-        return cls(input_wh=tuple(data["input_size"]), sigma=float(data.get("sigma", 2.0)),
+        return cls(input_wh=tuple(data["input_wh"]), sigma=float(data.get("sigma", 2.0)),
                    unbiased=bool(data.get("unbiased_encoding", False)), decoding=data.get("decoding"))
 
     @classmethod

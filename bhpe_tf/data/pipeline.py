@@ -39,7 +39,7 @@ class PipelineConfig:
     """What to produce. Sizes are ``(w, h)``. ``augment=None`` gives test-time crops.
 
     ``codec``: the heatmap targets' :class:`~bhpe_tf.data.codecs.HeatmapCodec` (its ``input_wh`` is
-    ``input_size``); by default HRNet's (stride 4, sigma 2, standard encoding) for ``input_size``.
+    ``input_wh``); by default HRNet's (stride 4, sigma 2, standard encoding) for ``input_wh``.
 
     ``normalize``: ``"imagenet"`` (HRNet: RGB / 255, minus mean, over std), ``"unit"`` (Hand4Whole:
     RGB / 255) or ``"uint8"`` (raw pixels, for models that normalise in-graph, e.g. for LCE).
@@ -48,7 +48,7 @@ class PipelineConfig:
     MPII); a dataset without an entry keeps its own layout.
     """
 
-    input_size: tuple = (192, 256)
+    input_wh: tuple = (192, 256)
     codec: HeatmapCodec | None = None
     augment: AugmentConfig | None = None
     targets: tuple = ("heatmaps",)
@@ -73,12 +73,12 @@ class PipelineConfig:
         if unknown:
             raise ValueError(f"unknown targets {sorted(unknown)}")
         if self.codec is None:
-            object.__setattr__(self, "codec", HeatmapCodec(input_wh=self.input_size))
-        elif tuple(self.codec.input_wh) != tuple(self.input_size):
-            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_size {self.input_size}")
-        if self.wholebody is not None and tuple(self.wholebody.input_size) != tuple(self.input_size):
-            raise ValueError(f"wholebody.input_size {self.wholebody.input_size} differs from input_size "
-                             f"{self.input_size}")
+            object.__setattr__(self, "codec", HeatmapCodec(input_wh=self.input_wh))
+        elif tuple(self.codec.input_wh) != tuple(self.input_wh):
+            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_wh {self.input_wh}")
+        if self.wholebody is not None and tuple(self.wholebody.input_wh) != tuple(self.input_wh):
+            raise ValueError(f"wholebody.input_wh {self.wholebody.input_wh} differs from input_wh "
+                             f"{self.input_wh}")
 
 
 def _flip_pairs(dataset: str):
@@ -131,8 +131,8 @@ def process_record(record: SampleRecord, *, config: PipelineConfig, rng: np.rand
                                   aspect_ratio=config.aspect_ratio)
     else:
         aug = AugmentParams(center=record.center, scale=record.scale)
-    mat = crop_matrix(aug.center, aug.scale, aug.rot, config.input_size, flip_width=width if aug.flip else None)
-    crop = warp_crop(image, mat, config.input_size)
+    mat = crop_matrix(aug.center, aug.scale, aug.rot, config.input_wh, flip_width=width if aug.flip else None)
+    crop = warp_crop(image, mat, config.input_wh)
     if convert:
         crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
     crop = _normalize(crop, color=aug.color, mode=config.normalize)
@@ -152,7 +152,7 @@ def process_record(record: SampleRecord, *, config: PipelineConfig, rng: np.rand
     if "heatmaps" in config.targets:
         out["heatmaps"], out["target_weight"] = config.codec.encode(kp)
     if "wholebody" in config.targets:
-        wb_config = config.wholebody or WholeBodyTargetConfig(input_size=tuple(config.input_size))
+        wb_config = config.wholebody or WholeBodyTargetConfig(input_wh=tuple(config.input_wh))
         out.update(make_wholebody_targets(record, matrix=mat, flip=aug.flip, rot=aug.rot, config=wb_config,
                                           joint_map=joint_map))
     return out

@@ -10,7 +10,7 @@ The ``"val"`` split draws from another stream than ``"train"`` and is held out.
   rotation, scale and translation, joints marked by small dots. The person faces the camera (its
   left is on the image's right, the COCO convention), so left/right is decidable from geometry.
   Targets are Gaussian heatmaps (:meth:`bhpe_tf.data.codecs.HeatmapCodec.encode`).
-* :class:`SyntheticMesh`: renders of the synthetic SMPL-X body (:mod:`bhpe_tf.body.synthetic`)
+* :class:`SyntheticMesh`: renders of the synthetic SMPL-X body (:mod:`bhpe_tf.body.synthetic_model`)
   with random pose, shape and expression (:func:`bhpe_tf.body.render.render_mesh`) and the targets
   of the Hand4Whole loss in the keys of :func:`bhpe_tf.data.wholebody_targets.make_wholebody_targets`
   (137 Hand4Whole joints in body-grid units + depth bins, root-relative 3D joints, part boxes,
@@ -143,20 +143,20 @@ class SyntheticPose2D:
     """Stick figures with COCO-17 / MPII-16 keypoints and HRNet heatmap targets (module docstring).
 
     Args:
-        input_size: crop ``(w, h)``.
-        codec: the heatmap targets' codec (its ``input_wh`` is ``input_size``); default HRNet's
-            (stride 4, sigma 2) for ``input_size``.
+        input_wh: crop ``(w, h)``.
+        codec: the heatmap targets' codec (its ``input_wh`` is ``input_wh``); default HRNet's
+            (stride 4, sigma 2) for ``input_wh``.
         layout: ``"coco"`` (17 keypoints) or ``"mpii"`` (16).
         split: ``"train"``, ``"val"`` or ``"test"`` (independent streams); seed: dataset seed.
         normalize: ``"imagenet"`` (HRNet), ``"unit"`` or ``"uint8"``.
     """
 
-    def __init__(self, *, input_size=(192, 256), codec: HeatmapCodec | None = None, layout: str = "coco",
+    def __init__(self, *, input_wh=(192, 256), codec: HeatmapCodec | None = None, layout: str = "coco",
                  split: str = "train", seed: int = 0, normalize: str = "imagenet", length: int | None = None):
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.codec = codec or HeatmapCodec(input_wh=self.input_size)
-        if self.codec.input_wh != self.input_size:
-            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_size {self.input_size}")
+        self.input_wh = (int(input_wh[0]), int(input_wh[1]))
+        self.codec = codec or HeatmapCodec(input_wh=self.input_wh)
+        if self.codec.input_wh != self.input_wh:
+            raise ValueError(f"codec.input_wh {self.codec.input_wh} differs from input_wh {self.input_wh}")
         if layout not in ("coco", "mpii"):
             raise ValueError(f"layout must be 'coco' or 'mpii', got {layout!r}")
         self.layout, self.seed, self.normalize = layout, int(seed), normalize
@@ -173,7 +173,7 @@ class SyntheticPose2D:
     def render(self, index: int):
         """``(image uint8 RGB (h, w, 3), keypoints (K, 3) crop pixels, box_size)`` of sample ``index``."""
         rng = np.random.default_rng([self.seed, self._split, int(index)])
-        w, h = self.input_size
+        w, h = self.input_wh
         img = textured_background(rng, h, w)
         kp, extras = random_figure(rng)
         pts = np.concatenate([kp, np.stack([extras[k] for k in ("head", "pelvis", "thorax", "upper_neck",
@@ -243,7 +243,7 @@ class SyntheticPose2D:
         return {k: np.stack([it[k] for it in items]) for k in items[0]}
 
     def element_spec(self) -> dict:
-        w, h = self.input_size
+        w, h = self.input_wh
         hw, hh = self.codec.heatmap_wh
         k = self.num_joints
         dtype = np.uint8 if self.normalize == "uint8" else np.float32
@@ -255,7 +255,7 @@ class SyntheticPose2D:
 # ------------------------------------------------------------------------------ SMPL-X renders
 def synthetic_smplx_path(cache_dir, *, seed: int = 0) -> str:
     """A synthetic SMPL-X model file in ``cache_dir`` (written once, atomically)."""
-    from bhpe_tf.body.synthetic import write_synthetic_smplx
+    from bhpe_tf.body.synthetic_model import write_synthetic_smplx
     from bhpe_tf.fileio import atomic_output
 
     path = os.path.join(os.fspath(cache_dir), f"SMPLX_NEUTRAL_synthetic{seed}.npz")
@@ -319,7 +319,7 @@ class SyntheticMesh:
 
     Sample ``i`` is a person (:func:`random_person`) placed in front of Hand4Whole's virtual
     camera (focal 5000 px and principal point at the centre of the 256x192 body image, scaled to
-    ``input_size``) and drawn over a textured background; it becomes a
+    ``input_wh``) and drawn over a textured background; it becomes a
     :class:`~bhpe_tf.data.records.SampleRecord` of the ``synthetic`` dataset (image, SMPL-X
     parameters, camera, part boxes around the projected hands and face) whose targets come from
     :class:`bhpe_tf.data.hand4whole.targets.TargetBuilder`, the code path of the real datasets.
@@ -330,26 +330,27 @@ class SyntheticMesh:
     expression with their masks), plus ``index``; ``with_mesh`` adds the ground-truth mesh.
     """
 
-    def __init__(self, *, smplx_model_path, input_size=(384, 512), output_grid=None, depth_bins: int = 8,
+    def __init__(self, *, smplx_model_path, input_wh=(384, 512), output_grid=None, depth_bins: int = 8,
                  bbox_3d_size: float = 2.0, split: str = "train", seed: int = 0, normalize: str = "unit",
                  pose_scale: float = 0.35, length: int | None = None, augment=None, with_mesh: bool = False):
         from bhpe_tf.data.hand4whole.targets import FitModel, TargetBuilder, TargetConfig
+        from bhpe_tf.models.hand4whole.geometry import Hand4WholeGeometry
 
         self.smplx_model_path = os.fspath(smplx_model_path)
-        self.input_size = (int(input_size[0]), int(input_size[1]))  # (w, h)
-        w, h = self.input_size
-        self.target_config = TargetConfig(input_size=self.input_size, depth_bins=int(depth_bins),
+        self.input_wh = (int(input_wh[0]), int(input_wh[1]))  # (w, h)
+        w, h = self.input_wh
+        self.target_config = TargetConfig(input_wh=self.input_wh, depth_bins=int(depth_bins),
                                           body_3d_size=float(bbox_3d_size), normalize=normalize, with_mesh=with_mesh)
         if output_grid and tuple(output_grid) != self.target_config.output_grid:
-            raise ValueError(f"output_grid {tuple(output_grid)} must be input_size / 64 = "
+            raise ValueError(f"output_grid {tuple(output_grid)} must be input_wh / 64 = "
                              f"{self.target_config.output_grid} (Hand4Whole's body grid)")
         self.output_grid = self.target_config.output_grid
         self.split, self._split, self.seed = split, _split_id(split), int(seed)
         self.normalize, self.pose_scale, self.length = normalize, float(pose_scale), length
         self.fits = FitModel(self.smplx_model_path)
         self.builder = TargetBuilder(fit_model=self.fits, config=self.target_config, augment=augment)
-        self.focal = np.array([5000.0 * w / 192.0, 5000.0 * h / 256.0])
-        self.princpt = np.array([w / 2.0, h / 2.0])
+        # Hand4Whole's virtual camera as the model's geometry scales it to the whole render (the crop)
+        self.focal, self.princpt = Hand4WholeGeometry(input_shape=(h, w)).camera_in_image(zoom=1.0, origin=(0.0, 0.0))
         self.num_joints = 137
 
     @property
@@ -366,7 +367,7 @@ class SyntheticMesh:
 
         import tensorflow as tf
 
-        w, h = self.input_size
+        w, h = self.input_wh
         draws = []
         for i in range(int(size)):
             rng = self._rng(start + i)
@@ -384,7 +385,7 @@ class SyntheticMesh:
         camera = Camera(f=self.focal, c=self.princpt)
         records, images = [], []
         for i, (pose_i, betas, expr, bg, color, shift, fill) in enumerate(draws):
-            trans = place_in_view(verts_all[i], focal=self.focal, image_size=self.input_size, fill=fill, shift=shift)
+            trans = place_in_view(verts_all[i], focal=self.focal, image_size=self.input_wh, fill=fill, shift=shift)
             images.append(render_person(bg, verts_all[i] + trans, self.fits.faces, focal=self.focal,
                                         princpt=self.princpt, color=color))
             joints_2d = camera.project(joints_all[i][list(H4W_JOINTS)] + trans)

@@ -1,4 +1,4 @@
-"""BinaryHPE / Hand4Whole training targets for one augmented person crop (DESIGN.md section 5.1).
+"""BinaryHPE / Hand4Whole training targets for one augmented person crop (docs/DESIGN.md §5.1).
 
 Reference: Hand4Whole ``data/*.py`` ``__getitem__`` and ``common/utils/preprocessing.py``
 (``process_hand_face_bbox``, ``process_db_coord``, ``process_human_model_output``):
@@ -30,7 +30,7 @@ from bhpe_tf.data.transforms import affine_points, augment_joints_3d, flip_smplx
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WholeBodyTargetConfig:
-    input_size: tuple = (384, 512)  # (w, h) of the person crop
+    input_wh: tuple = (384, 512)  # (w, h) of the person crop
     output_grid: tuple = (6, 8)  # (w, h) of the body feature map
     depth_bins: int = 8
     bbox_3d_size: float = 2.0  # metres covered by the depth axis (Hand4Whole cfg.bbox_3d_size)
@@ -54,7 +54,7 @@ def part_box_target(box, valid: float, matrix, *, config: WholeBodyTargetConfig)
     x, y, w, h = (float(v) for v in box)
     corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
     pts = affine_points(corners, matrix)
-    pts = pts / np.asarray(config.input_size, np.float64) * np.asarray(config.output_grid, np.float64)
+    pts = pts / np.asarray(config.input_wh, np.float64) * np.asarray(config.output_grid, np.float64)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return ((lo + hi) / 2).astype(np.float32), (hi - lo).astype(np.float32), np.float32(1.0)
 
@@ -76,7 +76,7 @@ def make_wholebody_targets(record: SampleRecord, *, matrix, flip: bool, rot: flo
         kp = swap_pairs(kp, meta_pairs)
     xy = affine_points(kp[:, :2], matrix)
     grid = np.asarray(config.output_grid, np.float64)
-    xy = xy / np.asarray(config.input_size, np.float64) * grid
+    xy = xy / np.asarray(config.input_wh, np.float64) * grid
     valid = kp[:, 2:3] > 0
 
     depth = np.zeros((len(kp), 1))

@@ -6,11 +6,11 @@ off-map joints.
 
 Every loss has two forms: a function returning the **per-example** loss, shape (N,) (the mean over
 the example's pixels and joints), and a small class whose ``components(...)`` returns a dict of
-per-example tensors (one entry per term plus ``"total"``), which is what
-:class:`bhpe_tf.models.distill.DistillationModel` reduces with ``tf.nn.compute_average_loss``
-(mean over the *global* batch under ``tf.distribute``). Calling a class instance returns the
-scalar batch mean. The mean of the per-example values over the batch equals the mean over
-N*K*H*W of the references.
+per-example tensors (one entry per term plus ``"total"``), which is what the trainer
+(:mod:`bhpe_tf.training.loop`, through :meth:`bhpe_tf.training.tasks.HeatmapTask.losses`)
+reduces with ``tf.nn.compute_average_loss`` (mean over the *global* batch under
+``tf.distribute``). Calling a class instance returns the scalar batch mean. The mean of the
+per-example values over the batch equals the mean over N*K*H*W of the references.
 """
 from typing import Dict, Optional
 
@@ -26,7 +26,7 @@ AWING_THETA = 0.5
 AWING_W = 10.0
 AWING_THRESHOLD = 0.2
 
-# KL distillation defaults (this project's choice; DESIGN.md section 7). Raw heatmaps lie in [0, 1],
+# KL distillation defaults (this project's choice; docs/DESIGN.md §7). Raw heatmaps lie in [0, 1],
 # so a plain softmax over 3072 pixels is nearly uniform and the KL nearly zero: the logits are the
 # heatmaps times BETA (a peak of 1 then carries e^10 ~ 2e4 times the mass of a background pixel).
 KL_BETA = 10.0

@@ -1,4 +1,4 @@
-"""Evaluation metrics exact to their references (DESIGN.md section 9).
+"""Evaluation metrics exact to their references (docs/DESIGN.md §9).
 
 ``pckh`` (MPII evaluation), ``coco_keypoint_eval`` (pycocotools OKS AP, COCO-WholeBody parts),
 ``mpjpe`` / ``pa_mpjpe`` (root-aligned / similarity-Procrustes joint error), ``mpvpe`` /

@@ -20,7 +20,7 @@ The input is the normalised image (ImageNet mean / std); the data pipeline norma
 
 Binarization of the same topology with any preset (``build_hrnet_w32(method="bnn")`` is the
 "BNN HRNet" row of a comparison table; ``reactnet``, ``xnor``, ... likewise). Decisions, taken
-here because the BiHRNet paper body is not available (DESIGN.md section 7/12):
+here because the BiHRNet paper body is not available (docs/DESIGN.md §7, §12):
 
 * **Full precision**: the stem (two 3x3 s2 convs) and the final 1x1 heatmap conv, plus
   everything a binary network always keeps real (BN, PReLU / biases, upsampling, shortcut adds).
@@ -40,7 +40,7 @@ forced to ``conv_residual="lcr"``: identity, channel-group mean, channel repeat 
 so that even shape-changing convs keep one; where the conv writes into a block or fuse sum, that
 sum's real path is its shortcut, see below), RSign thresholds and RPReLU (``bidrn`` preset by
 default), the **IR Bottleneck** in stage 1 and the **MS-Block** in stages 2-4, each chosen among
-the candidate designs of DESIGN.md section 7 by a flag (see :func:`ir_bottleneck`, :func:`ms_block`).
+the candidate designs of docs/DESIGN.md §7 by a flag (see :func:`ir_bottleneck`, :func:`ms_block`).
 MS-Blocks keep the branch widths, so transitions and fuse layers are those of HRNet.
 
 **Real-valued paths, and why BiHRNet once exploded.** A binary conv is blind to the scale of its
@@ -409,8 +409,8 @@ def build_bihrnet(*, input_shape=(256, 192, 3), num_joints=17, method=DEFAULT_BI
 
     Defaults (``ir_a`` + ``ms_a``) are this project's choice of the paper's unpublished blocks:
     the cheapest variants that keep a real path everywhere; ``benchmarks/ablation_bihrnet.py``
-    compares all of them. Trained with :class:`bhpe_tf.models.distill.DistillationModel`
-    (AWing + KL to an HRNet-W32 teacher).
+    compares all of them. Trained by :class:`bhpe_tf.training.tasks.HeatmapTask` with
+    :class:`bhpe_tf.losses.heatmap.DistillationLoss` (AWing + KL to a frozen HRNet-W32 teacher).
     """
     if stage1 not in STAGE1_VARIANTS:
         raise UnknownNameError("stage1 variant", str(stage1), STAGE1_VARIANTS)

@@ -134,13 +134,3 @@ def build_resnet(*, input_shape, depth=50, method="fp", width=64, blocks: Sequen
             x = residual_stage(x, width * 2 ** stage, count, strides=1 if stage == 0 else 2, block=block,
                                method=method, name=f"{name}_stage{stage + 1}")
     return tf.keras.Model(inputs, x, name=name)
-
-
-def build_resnet50(*, input_shape, method="fp", width=64, padding="keras", name=None):
-    """ResNet-50 encoder (Hand4Whole's body and hand backbone)."""
-    return build_resnet(input_shape=input_shape, depth=50, method=method, width=width, padding=padding, name=name)
-
-
-def build_resnet18(*, input_shape, method="fp", width=64, padding="keras", name=None):
-    """ResNet-18 encoder (Hand4Whole's face backbone)."""
-    return build_resnet(input_shape=input_shape, depth=18, method=method, width=width, padding=padding, name=name)

@@ -121,7 +121,7 @@ class ModelSpec:
     """What inference needs to know about a model (read from the card, or derived for a checkpoint)."""
 
     task: str
-    input_size: tuple  # (H, W)
+    input_hw: tuple  # (H, W)
     input_dtype: str
     normalization: dict
     crop: dict
@@ -132,7 +132,7 @@ class ModelSpec:
     @classmethod
     def from_card(cls, card) -> "ModelSpec":
         outputs = sorted(card["outputs"], key=lambda o: o["index"])
-        return cls(task=card["task"], input_size=tuple(card["input"]["shape"][1:3]), input_dtype=card["input"]["dtype"],
+        return cls(task=card["task"], input_hw=tuple(card["input"]["shape"][1:3]), input_dtype=card["input"]["dtype"],
                    normalization=card["input"]["normalization"], crop=card["input"]["crop"], outputs=outputs,
                    heatmap=card["heatmap"], keypoints=card["keypoints"])
 
@@ -211,24 +211,24 @@ class TFLitePredictor:
 class KerasPredictor:
     """A registered model restored from a checkpoint, run by Keras (float input, normalised here)."""
 
-    def __init__(self, checkpoint, *, model_name, method, input_size=None, model_kwargs=None):
-        from bhpe_tf import provenance
+    def __init__(self, checkpoint, *, model_name, method, input_hw=None, model_kwargs=None):
+        from bhpe_tf import checkpoints, provenance
         from bhpe_tf.conversion import export as ex
         from bhpe_tf.conversion import model_card as card_builder
-        from bhpe_tf.conversion.export import load_model
         from bhpe_tf.data.codecs import HeatmapCodec
+        from bhpe_tf.models.registry import get_model
 
         if not model_name or not method:
             raise InvalidInputError("a checkpoint needs --model_name and --method (a .tflite carries them in its card)")
         self.provenance = provenance.for_checkpoint(checkpoint)
-        self.model = load_model(model_name, method, checkpoint=checkpoint, input_size=input_size,
-                                model_kwargs=model_kwargs)
+        self.model = checkpoints.load_registered(model_name, method, checkpoint=checkpoint, input_hw=input_hw,
+                                                 model_kwargs=model_kwargs)
         in_shape = self.model.inputs[0].shape
-        if (in_shape[1] is None or in_shape[2] is None) and input_size is None:
-            raise InvalidInputError(f"model {model_name!r} has no fixed input size; pass --input_size")
-        task = ex.TASK_OF_MODEL.get(model_name, "keypoints_2d")
+        if (in_shape[1] is None or in_shape[2] is None) and input_hw is None:
+            raise InvalidInputError(f"model {model_name!r} has no fixed input size; pass --input_hw")
+        task = get_model(model_name).task
         # the same fixed-size, named-output graph the converter exports (float input)
-        self.deploy = ex.deployment_model(self.model, input_size=input_size, task=task)
+        self.deploy = ex.deployment_model(self.model, input_hw=input_hw, task=task)
         size = tuple(int(v) for v in self.deploy.inputs[0].shape[1:3])
         outputs = []
         for index, (name, tensor) in enumerate(zip(self.deploy.output_names, self.deploy.outputs)):
@@ -242,8 +242,8 @@ class KerasPredictor:
                                        heatmap_wh=(out["shape"][2], out["shape"][1])).to_card()
                 keypoints = card_builder.keypoints_block(out["shape"][3])
         crop = model_card.CropSpec(aspect_ratio=size[1] / size[0]).to_dict()
-        self.spec = ModelSpec(task=task, input_size=size, input_dtype="float32",
-                              normalization=ex.DEFAULT_NORMALIZATION.get(model_name, ex.IMAGENET).to_dict(),
+        self.spec = ModelSpec(task=task, input_hw=size, input_dtype="float32",
+                              normalization=checkpoints.normalization_of(checkpoint, model_name=model_name).to_dict(),
                               crop=crop, outputs=outputs, heatmap=heatmap, keypoints=keypoints)
 
     def __call__(self, crops_rgb) -> List[np.ndarray]:
@@ -255,7 +255,7 @@ class KerasPredictor:
         return [np.concatenate([r[k] for r in results], axis=0) for k in range(len(self.spec.outputs))]
 
 
-def open_predictor(model_path, *, model_name=None, method=None, input_size=None, model_kwargs=None, threads=1,
+def open_predictor(model_path, *, model_name=None, method=None, input_hw=None, model_kwargs=None, threads=1,
                    expect_binary=False, interpreter="lce"):
     """A :class:`TFLitePredictor` for a ``.tflite``, else a :class:`KerasPredictor` for a checkpoint."""
     path = os.fspath(model_path)
@@ -263,5 +263,5 @@ def open_predictor(model_path, *, model_name=None, method=None, input_size=None,
         return TFLitePredictor(path, threads=threads, expect_binary=expect_binary, interpreter=interpreter)
     if expect_binary:
         raise InvalidInputError("--expect_binary applies to .tflite models")
-    return KerasPredictor(path, model_name=model_name, method=method, input_size=input_size,
+    return KerasPredictor(path, model_name=model_name, method=method, input_hw=input_hw,
                           model_kwargs=model_kwargs)

@@ -42,7 +42,6 @@ import contextlib
 import gc
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -50,8 +49,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from bhpe_tf import checkpoints
 from bhpe_tf.binary.schedules import progress_variables, set_training_progress, training_progress
-from bhpe_tf.errors import DiskFullError, InvalidInputError, MissingFileError, UserError
+from bhpe_tf.errors import DiskFullError, MissingFileError, UserError
 from bhpe_tf.fileio import (atomic_save_keras, atomic_write_text, disk_full_error, ensure_directory, is_disk_full,
                             path_in_error)
 from bhpe_tf.training import config as cfg_lib
@@ -111,35 +111,6 @@ def _worker_index(strategy) -> int:
     return int(getattr(resolver, "task_id", 0) or 0) if resolver is not None else 0
 
 
-def restore_weights(model: tf.keras.Model, path, *, what: str) -> None:
-    """Weights of ``model`` from a trainer workdir / checkpoint prefix, or a ``.keras`` / ``.h5`` file."""
-    path = os.fspath(path)
-    if path.endswith((".keras", ".h5")):
-        if not os.path.isfile(path):
-            raise MissingFileError(f"{what} {path} not found")
-        try:
-            model.load_weights(path)
-        except (ValueError, KeyError, OSError) as err:
-            raise InvalidInputError(f"{what} {path} does not fit {model.name}: {str(err).splitlines()[0]}") from None
-        return
-    prefix = path
-    for folder in (Path(path) / "checkpoints", Path(path)):
-        if folder.is_dir():
-            latest = tf.train.latest_checkpoint(str(folder))
-            if latest:
-                prefix = latest
-                break
-    if not os.path.isfile(prefix + ".index"):
-        raise MissingFileError(f"{what} {path} not found (a training workdir, a checkpoint prefix or a .keras file)")
-    try:
-        status = tf.train.Checkpoint(model=model).restore(prefix)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        detail = " ".join(str(err).split())[:300]
-        raise InvalidInputError(f"{what} {prefix} does not fit {model.name}: {detail}") from None
-
-
 def initial_scale(task, model, teacher, loss_obj, batch) -> tuple:
     """(largest output std, mean loss) of the untrained ``model`` on ``batch`` in training mode.
 
@@ -168,20 +139,18 @@ def check_initial_scale(task, model, teacher, loss_obj, batch, *, limit, model_n
             f"the untrained {model.name} gives output std {output_std:.3g} and loss {loss:.3g} on the first batch "
             f"(limit {limit:g}): its real-valued paths grow without bound at initialisation, so it would not "
             f"learn. Diagnose with `python -m bhpe_tf.stats --model {model_name} --activations`; "
-            f"--set train.max_initial_scale=none trains anyway")
+            f"--config.train.max_initial_scale=none trains anyway")
     return output_std, loss
 
 
 def _check_init_padding(path, task) -> None:
     """Refuse initialising from imported weights (PyTorch padding, ``OUT.keras.meta.json``) a model built
     with Keras padding: the weights would load, computing another function (a one-pixel shift)."""
-    from bhpe_tf.conversion.export import checkpoint_metadata
-
-    recorded = ((checkpoint_metadata(path) or {}).get("build_kwargs") or {}).get("padding", "keras")
+    recorded = ((checkpoints.metadata(path) or {}).get("build_kwargs") or {}).get("padding", "keras")
     built = task._model_kwargs().get("padding", "keras")
     if recorded != built:
         raise UserError(f"init_from {path} was built with padding={recorded!r} but this run's model uses "
-                        f"padding={built!r}; add --set model.kwargs.padding={recorded}")
+                        f"padding={built!r}; add --config.model.kwargs.padding={recorded}")
 
 
 def _per_replica_dataset(source, *, start_sample, global_batch, per_replica, replica_offset_fn):
@@ -414,10 +383,10 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
         teacher_cfg = config.get("teacher") or {}
         if teacher is not None:
             if teacher_cfg.get("checkpoint"):
-                restore_weights(teacher, teacher_cfg["checkpoint"], what="teacher checkpoint")
+                checkpoints.restore(teacher, teacher_cfg["checkpoint"], what="teacher checkpoint")
             else:
                 log("warning: no teacher.checkpoint given: training without distillation "
-                    "(set --set teacher.checkpoint=WORKDIR_OF_THE_TEACHER)")
+                    "(set --config.teacher.checkpoint=WORKDIR_OF_THE_TEACHER)")
                 teacher = None
         loss_obj = task.make_loss(teacher)
         optimizer = tf.keras.optimizers.Adam(learning_rate=lr_schedule(config["optimizer"], steps_per_epoch))
@@ -456,7 +425,7 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
             optimizer._current_learning_rate.assign(tf.cast(configured(optimizer.iterations), tf.float32))
     elif config.get("init_from"):
         _check_init_padding(config["init_from"], task)
-        restore_weights(model, config["init_from"], what="init_from checkpoint (previous stage)")
+        checkpoints.restore(model, config["init_from"], what="init_from checkpoint (previous stage)")
         log(f"initialised {model.name} from {config['init_from']}")
     if resumed_from is None and config.get("init_fp_from"):
         from bhpe_tf.import_weights import init_fp_parts
@@ -623,7 +592,7 @@ def _train(config, *, dist, chief, workdir, own_dir, data_dir, steps, epochs, pr
                     values["total"] = float("nan")
                 if not math.isfinite(values["total"]):
                     raise TrainingDiverged(f"loss is {values['total']} at step {step}; stopped without saving. "
-                                           f"{_last_good(manager)} Lower the learning rate (--set optimizer.lr=...) "
+                                           f"{_last_good(manager)} Lower the learning rate (--config.optimizer.lr=...) "
                                            f"and rerun the same command to resume from it")
                 losses_seen.append(values["total"])
             if pbar is not None:

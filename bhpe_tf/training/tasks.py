@@ -29,7 +29,9 @@ import tensorflow as tf
 from bhpe_tf.binary.methods import get_method, method_with
 from bhpe_tf.data import synthetic as syn
 from bhpe_tf.data.codecs import HeatmapCodec
-from bhpe_tf.errors import InvalidInputError, MissingFileError, UserError
+from bhpe_tf.errors import MissingFileError, UserError
+from bhpe_tf.models.registry import KEYPOINTS_2D, SMPLX_MESH, get_model
+from bhpe_tf.training import config as cfg_lib
 
 
 def _no_weight_quantizer(**_):
@@ -45,7 +47,7 @@ def stage_method(name, stage: str):
 
 
 def _size_wh(config):
-    w, h = (int(v) for v in config["data"]["input_size"])
+    w, h = (int(v) for v in config["data"]["input_wh"])
     return w, h
 
 
@@ -195,10 +197,10 @@ class Task:
         kwargs = dict(teacher.get("kwargs") or {})
         kwargs.update(self._teacher_defaults())
         if teacher.get("checkpoint"):
-            from bhpe_tf.conversion.export import checkpoint_build_kwargs
+            from bhpe_tf import checkpoints
 
             # an imported teacher records its builder options (padding="torch", width, joints)
-            kwargs = checkpoint_build_kwargs(teacher["checkpoint"], kwargs)
+            kwargs = checkpoints.build_kwargs(teacher["checkpoint"], kwargs)
         model = build_model(teacher["model"], method=teacher.get("method", "fp"), **kwargs)
         model.trainable = False
         return model
@@ -236,14 +238,14 @@ class HeatmapTask(Task):
         """``(train source, val source, train length or None)``; sources have ``batch(start, size)``."""
         data = self.config["data"]
         if self.data_dir is None:
-            kw = dict(input_size=self.input_wh, codec=self.codec, layout=self.layout, seed=int(data.get("seed", 0)),
+            kw = dict(input_wh=self.input_wh, codec=self.codec, layout=self.layout, seed=int(data.get("seed", 0)),
                       normalize=self.normalize)
             return syn.SyntheticPose2D(split="train", **kw), syn.SyntheticPose2D(split="val", **kw), None
         from bhpe_tf.data import AugmentConfig
         from bhpe_tf.data.pipeline import PipelineConfig
 
         records_train, records_val = self._read_records()
-        base = PipelineConfig(input_size=self.input_wh, codec=self.codec, normalize=self.normalize, batch_size=None,
+        base = PipelineConfig(input_wh=self.input_wh, codec=self.codec, normalize=self.normalize, batch_size=None,
                               aspect_ratio=self.input_wh[0] / self.input_wh[1])
         train = RecordStream(records_train, pipeline_config=dataclasses.replace(
             base, augment=AugmentConfig(**(data.get("augment") or {}))), seed=self.seed)
@@ -345,8 +347,8 @@ class HeatmapTask(Task):
 def check_requirements(config: dict, *, data_dir=None) -> None:
     """What a run needs before any work starts (one :class:`UserError` line): a mesh model on real
     data needs the user's SMPL-X model (``data.smplx_model``)."""
-    if config.get("task") == "mesh" and data_dir is not None and not config["data"].get("smplx_model"):
-        raise UserError("training a mesh model on real data needs the SMPL-X model: --set data.smplx_model=PATH "
+    if cfg_lib.task_of(config) == SMPLX_MESH and data_dir is not None and not config["data"].get("smplx_model"):
+        raise UserError("training a mesh model on real data needs the SMPL-X model: --config.data.smplx_model=PATH "
                         "(your SMPLX_NEUTRAL.npz or the folder holding smplx/SMPLX_NEUTRAL.npz)")
 
 
@@ -374,9 +376,7 @@ class MeshTask(Task):
         return kwargs
 
     def build_model(self):
-        from bhpe_tf.models.hand4whole import build_binaryhpe
-
-        model = build_binaryhpe(method=self.method, **self._model_kwargs())
+        model = super().build_model()
         self._geometry = model.geometry  # the SMPL-X stage of evaluate() needs it
         return model
 
@@ -415,9 +415,9 @@ class MeshTask(Task):
 
             train, val, self.data_report = build_sources(data, root=self.data_dir,
                                                          smplx_model_path=self.smplx_model_path(),
-                                                         input_size=self.input_wh, seed=self.seed)
+                                                         input_wh=self.input_wh, seed=self.seed)
             return train, val, len(train)
-        kw = dict(smplx_model_path=self.smplx_model_path(), input_size=self.input_wh,
+        kw = dict(smplx_model_path=self.smplx_model_path(), input_wh=self.input_wh,
                   seed=int(data.get("seed", 0)), normalize=self.normalize)
         augment = AugmentConfig(**(data.get("augment") or {}))
         return (syn.SyntheticMesh(split="train", augment=augment, **kw),
@@ -514,10 +514,6 @@ class MeshTask(Task):
 
 
 def make_task(config, *, data_dir=None, workdir=None) -> Task:
-    if config["task"] == "heatmap":
-        if config["model"]["name"] not in ("hrnet_w32", "bihrnet"):
-            raise InvalidInputError(f"task 'heatmap' trains hrnet_w32 or bihrnet, not {config['model']['name']!r}")
-        return HeatmapTask(config, data_dir=data_dir, workdir=workdir)
-    if config["model"]["name"] not in ("binaryhpe", "hand4whole"):
-        raise InvalidInputError(f"task 'mesh' trains binaryhpe or hand4whole, not {config['model']['name']!r}")
-    return MeshTask(config, data_dir=data_dir, workdir=workdir)
+    """The training task of the config's model: its registry task decides (heatmaps or SMPL-X mesh)."""
+    task_class = HeatmapTask if get_model(config["model"]["name"]).task == KEYPOINTS_2D else MeshTask
+    return task_class(config, data_dir=data_dir, workdir=workdir)

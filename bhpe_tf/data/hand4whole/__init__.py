@@ -1,4 +1,4 @@
-"""Hand4Whole's training and evaluation data for BinaryHPE / Hand4Whole (DESIGN.md 5.1).
+"""Hand4Whole's training and evaluation data for BinaryHPE / Hand4Whole (docs/DESIGN.md §5.1).
 
 * :mod:`.layout`: the folder layout Hand4Whole's users have, its joint sets and the per-dataset
   supervision rules;

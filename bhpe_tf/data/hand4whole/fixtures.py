@@ -365,9 +365,9 @@ DEFAULT_COUNTS = {"h36m_train": 5, "h36m_test": 2, "coco": 5, "mpii": 4, "ehf": 
 
 def write_smplx_dir(root, *, seed: int = 0) -> Path:
     """``root/smplx/SMPLX_NEUTRAL.npz`` (synthetic, official format) and the evaluation files
-    (:func:`bhpe_tf.body.synthetic.write_synthetic_evaluation_files`) beside it: the
+    (:func:`bhpe_tf.body.synthetic_model.write_synthetic_evaluation_files`) beside it: the
     ``human_model_files`` layout the evaluation CLI's ``--smplx_model`` takes. Returns ``root``."""
-    from bhpe_tf.body.synthetic import write_synthetic_evaluation_files, write_synthetic_smplx
+    from bhpe_tf.body.synthetic_model import write_synthetic_evaluation_files, write_synthetic_smplx
 
     model = Path(root) / "smplx" / "SMPLX_NEUTRAL.npz"
     if not model.is_file():

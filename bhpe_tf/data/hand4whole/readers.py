@@ -97,7 +97,7 @@ def without_fit_note(records, dataset: str):
     if not kept:
         return None
     return (f"{dataset}: {kept} of {len(records)} people have no NeuralAnnot SMPL-X fit and train on their 2D "
-            f"keypoints only (as Hand4Whole; --set data.require_neuralannot=true skips them instead)")
+            f"keypoints only (as Hand4Whole; --config.data.require_neuralannot=true skips them instead)")
 
 
 # ----------------------------------------------------------------------------------------- Human3.6M

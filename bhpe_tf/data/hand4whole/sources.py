@@ -124,15 +124,15 @@ def _set_names(value, what):
     return list(value)
 
 
-def build_sources(data_config: dict, *, root, smplx_model_path, input_size, seed: int = 0):
+def build_sources(data_config: dict, *, root, smplx_model_path, input_wh, seed: int = 0):
     """``(train source, validation source, report lines)`` from a mesh config's ``data`` section:
     ``train_sets`` ({"3d": [...], "2d": [...]}), ``val_set`` (EHF, AGORA, Human36M),
     ``augment`` (:class:`~bhpe_tf.data.transforms.AugmentConfig` fields), ``require_neuralannot``,
-    ``normalize``. ``input_size`` is the crop (w, h)."""
+    ``normalize``. ``input_wh`` is the crop (w, h)."""
     sets = data_config.get("train_sets") or DEFAULT_TRAIN_SETS
     if not isinstance(sets, dict) or set(sets) - {"3d", "2d"}:
         raise InvalidInputError(f"data.train_sets must look like {DEFAULT_TRAIN_SETS}, got {sets!r}")
-    config = TargetConfig(input_size=tuple(input_size), normalize=data_config.get("normalize", "unit"))
+    config = TargetConfig(input_wh=tuple(input_wh), normalize=data_config.get("normalize", "unit"))
     fits = FitModel(smplx_model_path)
     report, groups = [], []
     for group in ("3d", "2d"):
@@ -155,6 +155,6 @@ def build_sources(data_config: dict, *, root, smplx_model_path, input_size, seed
     val_name = data_config.get("val_set") or "EHF"
     held_out = load_eval_set(val_name, root, aspect_ratio=config.aspect_ratio)
     report.append(f"validation: {val_name} {len(held_out)} people; {held_out.skips.report()}")
-    val_config = TargetConfig(input_size=config.input_size, normalize=config.normalize, with_mesh=True)
+    val_config = TargetConfig(input_wh=config.input_wh, normalize=config.normalize, with_mesh=True)
     val = EvalSource(held_out, builder=TargetBuilder(fit_model=fits, config=val_config))
     return train, val, report

@@ -66,10 +66,10 @@ BOX_PARTS = ("lhand", "rhand", "face")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TargetConfig:
-    """Sizes of Hand4Whole's ``config.py``. ``input_size`` is the crop ``(w, h)``; the body grid is
+    """Sizes of Hand4Whole's ``config.py``. ``input_wh`` is the crop ``(w, h)``; the body grid is
     ``(w / 64, h / 64)`` (6 x 8 at 384 x 512) with ``depth_bins`` bins."""
 
-    input_size: tuple = (384, 512)
+    input_wh: tuple = (384, 512)
     depth_bins: int = 8
     body_3d_size: float = 2.0
     hand_3d_size: float = 0.3
@@ -79,15 +79,15 @@ class TargetConfig:
 
     @property
     def output_grid(self):
-        return self.input_size[0] // 64, self.input_size[1] // 64
+        return self.input_wh[0] // 64, self.input_wh[1] // 64
 
     @property
     def aspect_ratio(self) -> float:
-        return self.input_size[0] / self.input_size[1]
+        return self.input_wh[0] / self.input_wh[1]
 
     def to_grid(self, xy) -> np.ndarray:
         """Crop pixels -> body-grid cells (Hand4Whole: ``x / W_in * W_grid``, ``y / H_in * H_grid``)."""
-        return np.asarray(xy, np.float64) / np.asarray(self.input_size, np.float64) * np.asarray(self.output_grid)
+        return np.asarray(xy, np.float64) / np.asarray(self.input_wh, np.float64) * np.asarray(self.output_grid)
 
     def depth_bin(self, z, size) -> np.ndarray:
         return (np.asarray(z, np.float64) / (size / 2.0) + 1.0) / 2.0 * self.depth_bins
@@ -124,8 +124,8 @@ def crop_person(record: SampleRecord, *, config: TargetConfig, augment: AugmentC
     else:
         aug = AugmentParams(center=record.center, scale=record.scale)
     width = int(image.shape[1])
-    mat = crop_matrix(aug.center, aug.scale, aug.rot, config.input_size, flip_width=width if aug.flip else None)
-    return Crop(image=warp_crop(image, mat, config.input_size), matrix=mat, augment=aug, width=width)
+    mat = crop_matrix(aug.center, aug.scale, aug.rot, config.input_wh, flip_width=width if aug.flip else None)
+    return Crop(image=warp_crop(image, mat, config.input_wh), matrix=mat, augment=aug, width=width)
 
 
 def network_input(crop: Crop, *, config: TargetConfig) -> np.ndarray:
@@ -315,7 +315,7 @@ def _no_fit() -> dict:
 
 def box_targets(record: SampleRecord, spec: DatasetSpec, crop: Crop, *, config: TargetConfig) -> dict:
     """``process_hand_face_bbox`` of the part boxes (left / right swapped under the flip)."""
-    grid = WholeBodyTargetConfig(input_size=tuple(config.input_size), output_grid=config.output_grid)
+    grid = WholeBodyTargetConfig(input_wh=tuple(config.input_wh), output_grid=config.output_grid)
     boxes = {part: (getattr(record, f"{part}_box"), getattr(record, f"{part}_valid") if spec.part_boxes else 0.0)
              for part in BOX_PARTS}
     if crop.augment.flip:
@@ -345,7 +345,7 @@ def apply_dataset_rules(out: dict, spec: DatasetSpec) -> dict:
 
 def element_spec(config: TargetConfig) -> dict:
     """``{key: (shape, dtype)}`` of one element of :meth:`TargetBuilder.batch` (module docstring)."""
-    w, h = config.input_size
+    w, h = config.input_wh
     spec = {"image": ((h, w, 3), np.uint8 if config.normalize == "uint8" else np.float32),
             "is_3d": ((1,), np.float32), "smplx_pose": ((NUM_ROTATIONS, 3), np.float32),
             "smplx_pose_valid": ((NUM_ROTATIONS,), np.float32)}

@@ -8,7 +8,7 @@
   Binarized BoxNet, method ``"bidrn"``; the paper's seven BNN baselines are the other binary
   methods of :mod:`bhpe_tf.binary.methods` (encoders binary, BoxNet and heads full precision).
 
-The pipeline (DESIGN.md 5.1; NHWC; shapes for the default 512x384 crop, batch N):
+The pipeline (docs/DESIGN.md §5.1; NHWC; shapes for the default 512x384 crop, batch N):
 
 1. crop ``(N,512,384,3)`` in [0,1] -> nearest 2x downsample -> body ResNet-50 -> ``(N,8,6,2048)``;
 2. body PositionNet: 1x1 conv to 25*8 channels = 25 volumes 8x8x6 -> 3D soft-argmax;
@@ -29,7 +29,7 @@ Two Keras models come out of :func:`build_binaryhpe`: with ``include_smplx=False
 ``include_smplx=True`` the network followed by :class:`SMPLXStage` (6D -> axis-angle, SMPL-X,
 projection), which can equally run on the host after a converted network.
 
-Decisions where the papers are silent (DESIGN.md 12), each switchable:
+Decisions where the papers are silent (docs/DESIGN.md §12), each switchable:
 
 * **Binarized BoxNet** (``method.binarize_boxnet``): see :mod:`bhpe_tf.models.hand4whole.heads`.
 * **BiDRB order**: see :mod:`bhpe_tf.models.resnet` (LCR and Block Residual added before RPReLU).
@@ -45,7 +45,7 @@ Modules: :mod:`~bhpe_tf.models.hand4whole.geometry` (sizes, joint sets, virtual 
 only), :mod:`~bhpe_tf.models.hand4whole.layers` (the custom Keras layers),
 :mod:`~bhpe_tf.models.hand4whole.heads` (PositionNet, RotationNets, BoxNet, FaceRegressor),
 :mod:`~bhpe_tf.models.hand4whole.smplx_stage` (step 7), :mod:`~bhpe_tf.models.hand4whole.model`
-(builders, assembly, counting) and :mod:`~bhpe_tf.models.hand4whole.checkpoint`. They are imported
+(builders, assembly, counting); their weights are read and written by :mod:`bhpe_tf.checkpoints`. They are imported
 on demand, so the losses and the data code can read the geometry without loading the network code;
 loading a saved model needs :mod:`~bhpe_tf.models.hand4whole.model` imported (any builder or
 ``SMPLXStage`` imports it) so that its layers are registered.
@@ -57,7 +57,6 @@ _LAZY = {
     "SMPLXStage": "smplx_stage", "SMPLX_STAGE_INPUTS": "smplx_stage",
     "Hand4WholeModel": "model", "build_binaryhpe": "model", "build_hand4whole": "model",
     "count_modules": "model", "output_keys": "model",
-    "model_metadata": "checkpoint", "save_weights": "checkpoint", "load_weights": "checkpoint",
 }
 __all__ = sorted(_LAZY)
 

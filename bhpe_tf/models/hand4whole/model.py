@@ -9,7 +9,7 @@ import tensorflow as tf
 from bhpe_tf.binary import get_method
 from bhpe_tf.binary.builders import no_autograph
 from bhpe_tf.errors import InvalidInputError
-from bhpe_tf.models.hand4whole.checkpoint import load_weights
+from bhpe_tf.checkpoints import load_weights
 from bhpe_tf.models.hand4whole.geometry import HAND_MCP, NUM_BODY_JOINTS, Hand4WholeGeometry
 from bhpe_tf.models.hand4whole.heads import body_rotation_net, boxnet, face_regressor, hand_heads, position_net
 from bhpe_tf.models.hand4whole.layers import (CameraTranslation, GatherJoints, MirrorBack, NearestDownsample,
@@ -50,7 +50,7 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
             dorefa_pm1, bireal, reactnet, recu, fda, bidrn``) or a :class:`~bhpe_tf.binary.BinaryMethod`; it switches
             the three encoders, and the BoxNet where ``method.binarize_boxnet``.
         smplx_model_path: SMPL-X model file or directory (the licensed ``SMPLX_NEUTRAL.npz``, or a
-            synthetic one from :mod:`bhpe_tf.body.synthetic`).
+            synthetic one from :mod:`bhpe_tf.body.synthetic_model`).
         include_smplx: add :class:`SMPLXStage` (default: when ``smplx_model_path`` is given). With
             False the model is the LCE-convertible network alone.
         input_shape: person crop ``(H, W, 3)``, H and W multiples of 64.
@@ -64,7 +64,7 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
             (:mod:`bhpe_tf.models.hand4whole.heads`).
         padding: the encoders' padding, ``"keras"`` or ``"torch"`` (full precision only, for weights
             imported from torchvision / Hand4Whole checkpoints; :func:`bhpe_tf.models.resnet.build_resnet`).
-        weights: a checkpoint written by :func:`~bhpe_tf.models.hand4whole.checkpoint.save_weights` to load (method and options checked).
+        weights: a checkpoint written by :func:`bhpe_tf.checkpoints.save_weights` to load (method and options checked).
 
     Returns:
         A :class:`Hand4WholeModel` mapping images ``(N, H, W, 3)`` in [0, 1] to a dict:
@@ -80,7 +80,7 @@ def build_binaryhpe(*, method="bidrn", smplx_model_path=None, include_smplx=None
         include_smplx = smplx_model_path is not None
     if include_smplx and smplx_model_path is None:
         raise InvalidInputError("include_smplx=True needs smplx_model_path= (your SMPLX_NEUTRAL.npz or its "
-                                "directory, or a synthetic model from bhpe_tf.body.synthetic)")
+                                "directory, or a synthetic model from bhpe_tf.body.synthetic_model)")
     if len(tuple(input_shape)) != 3 or int(input_shape[2]) != 3:
         raise InvalidInputError(f"input_shape must be (H, W, 3), got {tuple(input_shape)}")
     geometry = Hand4WholeGeometry(input_shape=tuple(int(d) for d in input_shape[:2]),

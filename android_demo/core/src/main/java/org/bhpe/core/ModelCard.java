@@ -20,8 +20,9 @@ import java.util.TreeSet;
 /**
  * The model card (schema version 1) written by the converter next to every {@code .tflite}
  * ({@code OUT.tflite} -> {@code OUT.json}). This reader applies the same rules as the Python validator
- * {@code bhpe_tf.conversion.model_card.validate_model_card} (exact key sets, types, ranges, cross-field
- * checks) and fails with a {@link ModelCardException} naming the field. Schema, exactly:
+ * {@code bhpe_tf.runtime.card.validate_model_card} (exact key sets, types, ranges, cross-field
+ * checks; keys and allowed values from {@code bhpe_tf/runtime/model_card.schema.json}) and fails with a
+ * {@link ModelCardException} naming the field. Schema, exactly:
  *
  * <pre>
  * {"format": "bhpe-tf-model-card", "version": 1, "bhpe_tf_version", "model", "method",

@@ -3,7 +3,7 @@ package org.bhpe.core;
 /**
  * The model card is missing, is not valid JSON, does not follow schema version 1, or does not describe
  * the flatbuffer it sits next to. The message names the offending field like the Python validator
- * ({@code bhpe_tf.conversion.model_card.validate_model_card}): {@code "model card: input.shape: ..."}.
+ * ({@code bhpe_tf.runtime.card.validate_model_card}): {@code "model card: input.shape: ..."}.
  */
 public class ModelCardException extends BhpeException {
     private static final long serialVersionUID = 1L;

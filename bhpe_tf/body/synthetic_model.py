@@ -1,7 +1,7 @@
 """Synthetic SMPL-X model files: the official format, random but valid content.
 
 The real SMPL-X files are licensed and cannot ship with the project, so tests and the default demo
-use a model written here in exactly the official layout (DESIGN.md section 6): 10475 vertices,
+use a model written here in exactly the official layout (docs/DESIGN.md §6): 10475 vertices,
 20908 faces, the real 55-joint tree, blend shapes, skinning weights, joint regressor, hand PCA and
 face landmark tables. Equality tests against the ``smplx`` package only need a *structurally*
 valid model; to make demo renders meaningful the template is also vaguely human: one capsule

@@ -10,7 +10,7 @@ Measured (2 busy CPU cores, training/README.md "Embedded demo"): held-out PCK@0.
 What made it learn is the head's initialisation (``bhpe_tf.models.hrnet.head``: HRNet's N(0, 0.001)
 instead of Glorot); with the Glorot head this config stayed at chance (0.04) for 500 steps.
 """
-from _base import heatmap_recipe
+from bhpe_tf.configs._base import heatmap_recipe
 
 
 def get_config():
@@ -18,7 +18,7 @@ def get_config():
                             kwargs={"stage1": "ir_a", "ms_block": "ms_a", "width": 16, "stage_modules": [1, 1, 1],
                                     "num_blocks": 1, "num_joints": 17},
                             stage="binary", teacher=None, loss="awing")
-    config["data"].update({"input_size": [64, 64], "sigma": 1.5, "val_samples": 256})
+    config["data"].update({"input_wh": [64, 64], "sigma": 1.5, "val_samples": 256})
     config["optimizer"].update({"lr": 2e-3, "milestones": []})
     config["train"].update({"batch_size": 16, "epochs": 2, "steps_per_epoch": 100, "checkpoint_every": 100,
                             "log_every": 10, "val_batch_size": 64, "validate_at_start": True})

@@ -1,5 +1,5 @@
 """BiHRNet on COCO, stage 1: binary activations, real weights; AWing + KL to the frozen HRNet-W32 teacher."""
-from _base import bihrnet_recipe
+from bhpe_tf.configs._base import bihrnet_recipe
 
 
 def get_config():

@@ -1,6 +1,6 @@
 """BinaryHPE baseline, LCE form: Hand4Whole with xnor_nok binary encoders (the deployable neighbour of xnor,
 bhpe_tf.binary.methods), Hand4Whole recipe."""
-from _base import mesh_recipe
+from bhpe_tf.configs._base import mesh_recipe
 
 
 def get_config():

@@ -1,6 +1,6 @@
 """Shared building blocks of the recipes (imported by the config files of this folder).
 
-Values follow the papers (DESIGN.md 5.1, 7):
+Values follow the papers (docs/DESIGN.md §5.1, §7):
 * HRNet-W32 (Sun et al. 2019, w32_256x192_adam_lr1e-3.yaml): Adam lr 1e-3, x0.1 at epochs 170 and
   200, 210 epochs, batch 32 per GPU, flip / rotation +-40 / scale +-0.35 / half-body augmentation,
   Gaussian sigma 2, JointsMSE.
@@ -23,15 +23,14 @@ def hrnet_augment(layout="coco"):
 
 def heatmap_recipe(*, layout="coco", model="hrnet_w32", method="fp", kwargs=None, stage="fp",
                    teacher=None, loss="mse"):
-    input_size = [192, 256] if layout == "coco" else [256, 256]
+    input_wh = [192, 256] if layout == "coco" else [256, 256]
     return {
-        "task": "heatmap",
         "model": {"name": model, "method": method, "kwargs": dict(kwargs or {})},
         "stage": stage,
         "init_from": None,
         "teacher": teacher,
         "loss": {"name": loss, "kl_weight": 1.0, "kl_beta": 10.0},
-        "data": {"dataset": "synthetic", "layout": layout, "input_size": input_size, "sigma": 2.0,
+        "data": {"dataset": "synthetic", "layout": layout, "input_wh": input_wh, "sigma": 2.0,
                  "normalize": "imagenet", "augment": hrnet_augment(layout), "val_samples": 512, "seed": 0},
         "optimizer": {"name": "adam", "lr": 1e-3, "milestones": [170, 200], "gamma": 0.1},
         "train": {"batch_size": 32, "epochs": 210, "steps_per_epoch": 1000, "checkpoint_every": 1000,
@@ -40,7 +39,7 @@ def heatmap_recipe(*, layout="coco", model="hrnet_w32", method="fp", kwargs=None
     }
 
 
-def hrnet_teacher(layout="coco", checkpoint=None):
+def hrnet_teacher(checkpoint=None):
     return {"model": "hrnet_w32", "method": "fp", "kwargs": {}, "checkpoint": checkpoint}
 
 
@@ -48,7 +47,7 @@ def bihrnet_recipe(*, layout="coco", stage="binary"):
     """Stage 1 (``binary_activations``) or stage 2 (``binary``, initialised from stage 1)."""
     config = heatmap_recipe(layout=layout, model="bihrnet", method="bidrn",
                             kwargs={"stage1": "ir_a", "ms_block": "ms_a", "width": 32}, stage=stage,
-                            teacher=hrnet_teacher(layout, f"runs/hrnet_w32_{layout}"), loss="awing_kl")
+                            teacher=hrnet_teacher(f"runs/hrnet_w32_{layout}"), loss="awing_kl")
     if stage == "binary":
         config["init_from"] = f"runs/bihrnet_{layout}_stage1"
     return config
@@ -61,13 +60,12 @@ def mesh_recipe(*, method="bidrn", stage=None, teacher=None):
     targets come from the synthetic renders."""
     model = "hand4whole" if method == "fp" else "binaryhpe"
     return {
-        "task": "mesh",
         "model": {"name": model, "method": method, "kwargs": {}},
         "stage": stage or ("fp" if method == "fp" else "binary"),
         "init_from": None,
         "teacher": teacher,
         "loss": {"name": "hand4whole", "distill_weight": 0.0, "detach_projection": False},
-        "data": {"dataset": "synthetic", "layout": "smplx", "input_size": [384, 512], "normalize": "unit",
+        "data": {"dataset": "synthetic", "layout": "smplx", "input_wh": [384, 512], "normalize": "unit",
                  "smplx_model": None, "train_sets": {"3d": ["Human36M"], "2d": ["MSCOCO", "MPII"]},
                  "val_set": "EHF", "require_neuralannot": False,
                  "augment": {"scale_factor": 0.25, "rotation_factor": 30.0, "rotation_prob": 0.6, "flip_prob": 0.5,
@@ -86,7 +84,7 @@ def hand4whole_teacher(checkpoint="runs/hand4whole"):
 
 def binaryhpe_stage_recipe(*, stage):
     """BinaryHPE (BiDRN) in two stages, the recipe this project uses for BiHRNet; the BinaryHPE paper
-    gives no recipe, so this is the project's choice (DESIGN.md 12): stage 1 binary activations with
+    gives no recipe, so this is the project's choice (docs/DESIGN.md §12): stage 1 binary activations with
     real weights, stage 2 fully binary initialised from stage 1, both with the Hand4Whole losses plus
     L1 output distillation (weight 1) from the frozen full-precision Hand4Whole."""
     config = mesh_recipe(method="bidrn", stage=stage, teacher=hand4whole_teacher())

@@ -1,5 +1,5 @@
 """BinaryHPE baseline: Hand4Whole with fda binary encoders (BinaryHPE paper Table 1), Hand4Whole recipe."""
-from _base import mesh_recipe
+from bhpe_tf.configs._base import mesh_recipe
 
 
 def get_config():
