@@ -8,8 +8,9 @@ A *checkpoint path* is any of
 
 Beside the weights may lie ``<weights>.meta.json`` (model, method and the builder options
 ``build_kwargs`` that identify them: written by :func:`save_weights` and :mod:`bhpe_tf.import_weights`),
-and a trainer workdir holds ``run.json`` (the training config, normalisation included): the
-converter takes the model card's normalisation from there, not from the model's name.
+and a trainer workdir holds ``run.json`` (the training config, normalisation included) and
+``best.json`` (the builder options it trained with): the converter takes the model card's
+normalisation and the model's options from there, not from the model's name.
 
 A checkpoint that does not fit the model (another method, width or padding) is refused with one line
 naming the first mismatch, never loaded partially.
@@ -27,6 +28,7 @@ from bhpe_tf.errors import InvalidInputError, MissingFileError
 
 WEIGHT_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 RUN_FILE = "run.json"
+BEST_FILE = "best.json"  # the trainer's record of its best model, beside run.json
 
 
 def resolve(path, *, what: str = "checkpoint") -> tuple:
@@ -63,7 +65,12 @@ def _read_json(path) -> Optional[dict]:
 
 
 def metadata(path) -> Optional[dict]:
-    """``<weights>.meta.json`` of a checkpoint path (model, method, ``build_kwargs``), or ``None``."""
+    """What built the weights at a checkpoint path: ``model``, ``method`` and the builder options
+    ``build_kwargs``, or ``None`` when unrecorded.
+
+    Read from ``<weights>.meta.json`` (imported weights, :func:`save_weights`), else, for a checkpoint
+    of a trainer workdir, from the run's ``best.json`` (the options the trainer built the model with:
+    widths, joints, input shape), so converting a run needs no ``--model_kwargs``."""
     path = os.fspath(path)
     candidates = [f"{path}.meta.json"]
     try:
@@ -73,6 +80,10 @@ def metadata(path) -> Optional[dict]:
     for candidate in candidates:
         if os.path.isfile(candidate):
             return _read_json(candidate)
+    found = run_file(path)
+    best = _read_json(found.parent / BEST_FILE) if found else None
+    if best and isinstance(best.get("model_kwargs"), dict):
+        return {"model": best.get("model"), "method": best.get("method"), "build_kwargs": best["model_kwargs"]}
     return None
 
 

@@ -71,14 +71,19 @@ def test_checkpoint_paths_of_a_training_workdir(tmp_path, tiny_hrnet):
                                          str(workdir / "checkpoints"), max_to_keep=1, checkpoint_name="ckpt")
     prefix = manager.save()
     (workdir / "run.json").write_text(json.dumps({"config": {"data": {"normalize": "unit"}}}))
+    recorded = {k: list(v) if isinstance(v, tuple) else v for k, v in TINY_HRNET.items() if k != "input_hw"}
+    (workdir / "best.json").write_text(json.dumps({"model": "hrnet_w32", "method": "fp", "model_kwargs": recorded}))
     for path in (workdir, workdir / "checkpoints", prefix, prefix + ".index"):
         assert checkpoints.resolve(path) == ("tf", prefix)
     assert checkpoints.run_file(prefix) == workdir / "run.json"
     # the card's normalisation is the one the run trained with, not the model's default (imagenet)
     assert checkpoints.normalization_of(prefix, model_name="hrnet_w32") == UNIT_RANGE
     assert checkpoints.normalization_of(None, model_name="hrnet_w32") == IMAGENET
-    fresh = registry.build_model("hrnet_w32", method="fp", **TINY_HRNET)
-    checkpoints.restore(fresh, workdir)
+    # the options the run trained with rebuild the model: no --model_kwargs needed
+    fresh = checkpoints.load_registered("hrnet_w32", "fp", checkpoint=prefix, input_hw=(32, 32))
+    assert checkpoints.build_kwargs(prefix) == {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+    with pytest.raises(InvalidInputError, match="holds a 'fp' model but the method is 'bnn'"):
+        checkpoints.load_registered("hrnet_w32", "bnn", checkpoint=workdir)
     for a, b in zip(fresh.weights, tiny_hrnet.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(MissingFileError, match="training workdir"):
