@@ -147,8 +147,10 @@ def build_kwargs(path, model_kwargs=None, *, input_hw=None) -> dict:
     fully convolutional); any other option that contradicts the recorded one is refused (another
     padding would load the weights into a different function)."""
     meta = metadata(path) or {}
-    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in (meta.get("build_kwargs") or {}).items()}
-    given = dict(model_kwargs or {})
+    def as_built(options):  # json / config lists are the builders' tuples (stage_modules=[1, 1, 1])
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in (options or {}).items()}
+
+    recorded, given = as_built(meta.get("build_kwargs")), as_built(model_kwargs)
     if input_hw is not None or "input_shape" in given:
         recorded.pop("input_shape", None)
     for key, value in given.items():

@@ -82,6 +82,7 @@ def test_checkpoint_paths_of_a_training_workdir(tmp_path, tiny_hrnet):
     # the options the run trained with rebuild the model: no --model_kwargs needed
     fresh = checkpoints.load_registered("hrnet_w32", "fp", checkpoint=prefix, input_hw=(32, 32))
     assert checkpoints.build_kwargs(prefix) == {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+    assert checkpoints.build_kwargs(prefix, {"stage_modules": [1, 1, 1]}) == checkpoints.build_kwargs(prefix)  # config lists
     with pytest.raises(InvalidInputError, match="holds a 'fp' model but the method is 'bnn'"):
         checkpoints.load_registered("hrnet_w32", "bnn", checkpoint=workdir)
     for a, b in zip(fresh.weights, tiny_hrnet.weights):
