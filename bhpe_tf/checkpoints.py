@@ -25,6 +25,7 @@ from typing import Optional
 import tensorflow as tf
 
 from bhpe_tf.errors import InvalidInputError, MissingFileError
+from bhpe_tf.fileio import read_json_object
 
 WEIGHT_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 RUN_FILE = "run.json"
@@ -55,15 +56,6 @@ def resolve(path, *, what: str = "checkpoint") -> tuple:
     return "tf", path
 
 
-def _read_json(path) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def metadata(path) -> Optional[dict]:
     """What built the weights at a checkpoint path: ``model``, ``method`` and the builder options
     ``build_kwargs``, or ``None`` when unrecorded.
@@ -79,9 +71,9 @@ def metadata(path) -> Optional[dict]:
         pass
     for candidate in candidates:
         if os.path.isfile(candidate):
-            return _read_json(candidate)
+            return read_json_object(candidate)
     found = run_file(path)
-    best = _read_json(found.parent / BEST_FILE) if found else None
+    best = read_json_object(found.parent / BEST_FILE) if found else None
     if best and isinstance(best.get("model_kwargs"), dict):
         return {"model": best.get("model"), "method": best.get("method"), "build_kwargs": best["model_kwargs"]}
     return None
@@ -100,7 +92,7 @@ def run_file(path) -> Optional[Path]:
 def training_config(path) -> Optional[dict]:
     """The config a checkpoint was trained with (``run.json``'s ``current_config``, else ``config``)."""
     found = run_file(path)
-    record = _read_json(found) if found else None
+    record = read_json_object(found) if found else None
     if not record:
         return None
     config = record.get("current_config") or record.get("config")

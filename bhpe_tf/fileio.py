@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -226,3 +227,14 @@ def ensure_directory(path, *, what: str = "folder", create: bool = True) -> Path
             raise disk_full_error(path, cause=err) from None
         raise UserError(f"{what} {path}: cannot create it ({err.strerror or err})") from None
     return path
+
+
+def read_json_object(path):
+    """The JSON object (dict) in ``path``, or ``None`` when the file is missing, unreadable, not JSON or
+    not an object: for optional records beside a model (``.meta.json``, ``run.json``, provenance)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

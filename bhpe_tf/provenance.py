@@ -20,12 +20,12 @@ Where it is stored: the importer writes it into ``OUT.keras.meta.json``; the tra
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
 
 from bhpe_tf.errors import InvalidInputError
+from bhpe_tf.fileio import read_json_object
 from bhpe_tf.models.registry import MODEL_NAMES, get_model
 
 KINDS = ("imported", "dataset", "synthetic", "untrained", "unknown")
@@ -93,14 +93,6 @@ def report_lines(value: Optional[dict]) -> list:
 
 
 # --------------------------------------------------------------------------- where it is stored
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _valid_or_none(value) -> Optional[dict]:
     try:
         return validate(value)
@@ -111,7 +103,7 @@ def _valid_or_none(value) -> Optional[dict]:
 def for_checkpoint(path) -> dict:
     """The provenance of the weights at ``path`` (``.keras`` file, trainer workdir or checkpoint prefix)."""
     path = Path(os.fspath(path))
-    meta = _read_json(Path(f"{path}.meta.json"))
+    meta = read_json_object(Path(f"{path}.meta.json"))
     if meta and _valid_or_none(meta.get("provenance")):
         return meta["provenance"]
     # A trainer workdir holds WORKDIR/provenance.json; its outputs are WORKDIR/best.keras,
@@ -119,7 +111,7 @@ def for_checkpoint(path) -> dict:
     for folder in (path, path.parent, path.parent.parent):
         candidate = folder / WORKDIR_FILE
         if candidate.is_file():
-            found = _valid_or_none(_read_json(candidate))
+            found = _valid_or_none(read_json_object(candidate))
             if found:
                 return found
     return unknown(f"no provenance recorded next to {path.name} (not written by bhpe-import or the trainer)")
